@@ -1,0 +1,6 @@
+"""The core's REST APIs (Flask-AppBuilder ModelRestApi), registered through ``register_apis``."""
+from __future__ import annotations
+
+
+def core_apis() -> list[type]:
+    return []

@@ -1,0 +1,170 @@
+"""create_app(): the one place where config, plugins, Flask-AppBuilder and the CLI are wired."""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_appbuilder import AppBuilder
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from core.config import CityConfig, ConfigError, format_problems, load_city_config
+from core.extensions import csrf, db
+from core.plugins import CivicPluginManager, build_plugin_manager
+from core.records import ViewSpec
+
+log = logging.getLogger(__name__)
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+@dataclass
+class CivicState:
+    """What the core keeps on ``app.extensions["civic"]``."""
+
+    config: CityConfig
+    pm: CivicPluginManager
+    data_dir: Path
+    plugin_config: dict[str, dict[str, Any]]
+
+
+def data_dir() -> Path:
+    """Where the SQLite database, uploads and generated secrets live (never under a web root)."""
+    d = Path(os.environ.get("CIVIC_DATA_DIR") or Path.cwd() / "var").resolve()
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _secret_key(directory: Path) -> str:
+    key = os.environ.get("CIVIC_SECRET_KEY")
+    if key:
+        return key
+    path = directory / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    """SQLite: write-ahead log (readers never block the writer) and real foreign keys."""
+    if type(dbapi_connection).__module__ == "sqlite3":
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+
+def _plugin_config(config: CityConfig, pm: CivicPluginManager) -> dict[str, dict[str, Any]]:
+    merged: dict[str, dict[str, Any]] = {}
+    for name in pm.enabled:
+        plugin = pm.get_plugin(name)
+        defaults = plugin.config_defaults() if hasattr(plugin, "config_defaults") else {}
+        merged[name] = {**(defaults or {}), **config.section(name)}
+    problems = pm.flatten("validate_config", config=config)
+    if problems:
+        raise ConfigError(format_problems(config, problems))
+    return merged
+
+
+def _flask_settings(config: CityConfig, pm: CivicPluginManager, directory: Path) -> dict[str, Any]:
+    roles = pm.flatten("register_roles")
+    translations = [str(PACKAGE_DIR / "translations")] + [str(d) for d in pm.flatten("translation_directories")]
+    return {
+        "SECRET_KEY": _secret_key(directory),
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("CIVIC_DATABASE_URL") or f"sqlite:///{directory / 'civic.db'}",
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "APP_NAME": config.city["name"],
+        "APP_THEME": "",
+        "AUTH_TYPE": 1,  # AUTH_DB
+        "AUTH_ROLE_ADMIN": "Admin",
+        "AUTH_ROLE_PUBLIC": "Public",
+        "AUTH_USER_REGISTRATION": False,
+        "FAB_CREATE_DB": False,  # tables come from migrations (`civic db upgrade`)
+        "FAB_UPDATE_PERMS": False,  # roles are data from register_roles, checked in memory
+        "FAB_ROLES": {r.name: [list(p) for p in r.permissions] for r in roles},
+        "FAB_API_SWAGGER_UI": True,
+        "FAB_ADD_SECURITY_API": False,
+        "FAB_API_MAX_PAGE_SIZE": 100,
+        "FAB_PASSWORD_HASH_METHOD": "scrypt",
+        "LANGUAGES": {
+            loc: {"flag": {"en": "us", "fr": "fr"}.get(loc, loc), "name": {"en": "English", "fr": "Français"}.get(loc, loc)}
+            for loc in config.city["locales"]
+        },
+        "BABEL_DEFAULT_LOCALE": config.city["default_locale"],
+        "BABEL_DEFAULT_TIMEZONE": "UTC",
+        "BABEL_TRANSLATION_DIRECTORIES": ";".join(translations),
+        "CIVIC_TIMEZONE": config.city["timezone"],
+        "CIVIC_UPLOAD_DIR": str(directory / "uploads"),
+        "CIVIC_UPLOAD_MAX_BYTES": 10 * 1024 * 1024,
+        "MAX_CONTENT_LENGTH": 30 * 1024 * 1024,
+        "WTF_CSRF_ENABLED": True,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "RATELIMIT_ENABLED": False,
+    }
+
+
+def _register_views(appbuilder: AppBuilder, specs: list[ViewSpec], config: CityConfig) -> None:
+    seen: set[str] = set()
+    for spec in specs:
+        if spec.name in seen:
+            raise ConfigError([f"{config.path}: plugins.enabled: two plugins register a view named '{spec.name}'"])
+        seen.add(spec.name)
+        if spec.menu and spec.category:
+            appbuilder.add_view(
+                spec.view,
+                spec.name,
+                label=spec.label or spec.name,
+                icon=spec.icon,
+                category=spec.category,
+                category_label=spec.category_label or spec.category,
+            )
+        elif spec.menu:
+            appbuilder.add_view(spec.view, spec.name, label=spec.label or spec.name, icon=spec.icon)
+        else:
+            appbuilder.add_view_no_menu(spec.view)
+
+
+def create_app(config_path: str | os.PathLike | None = None, settings: dict[str, Any] | None = None) -> Flask:
+    """Build the app for one city config.  Raises ConfigError (one line per problem) on bad config."""
+    config = load_city_config(config_path)
+    pm = build_plugin_manager(config)
+    directory = data_dir()
+    plugin_config = _plugin_config(config, pm)
+
+    app = Flask("core", template_folder=str(PACKAGE_DIR / "templates"), static_folder=str(PACKAGE_DIR / "static"), static_url_path="/civic-static")
+    app.config.update(_flask_settings(config, pm, directory))
+    app.config.update(settings or {})
+    app.extensions["civic"] = CivicState(config, pm, directory, plugin_config)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"], "connect_args": {"timeout": 30}}
+
+    db.init_app(app)
+    csrf.init_app(app)
+    with app.app_context():
+        appbuilder = AppBuilder(indexview=_index_view(), base_template="civic/base.html")
+        appbuilder.init_app(app, db.session)
+        _register_views(appbuilder, pm.flatten("register_views"), config)
+        for api in pm.flatten("register_apis"):
+            appbuilder.add_api(api)
+        for blueprint in pm.flatten("register_blueprints"):
+            app.register_blueprint(blueprint)
+        from core import errors
+
+        errors.init_app(app)
+        pm.hook.startup(app=app)
+    return app
+
+
+def _index_view():
+    from core.views.home import HomeIndexView
+
+    return HomeIndexView

@@ -1,0 +1,164 @@
+"""The `civic` command: set-up, config, plugins, demo data and the server."""
+from __future__ import annotations
+
+import sys
+
+import click
+from flask.cli import FlaskGroup, ScriptInfo
+
+from core.config import ConfigError, load_city_config
+
+
+def _create_app(*args, **kwargs):
+    from core.app import create_app
+
+    return create_app()
+
+
+class CivicGroup(FlaskGroup):
+    """A FlaskGroup that adds plugin commands and turns config errors into one line each."""
+
+    def list_commands(self, ctx):
+        self._add_plugin_commands(ctx)
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx, name):
+        self._add_plugin_commands(ctx)
+        return super().get_command(ctx, name)
+
+    def _add_plugin_commands(self, ctx):
+        if getattr(self, "_plugins_added", False):
+            return
+        self._plugins_added = True
+        try:
+            app = ctx.ensure_object(ScriptInfo).load_app()
+        except ConfigError:
+            return
+        for command in app.extensions["civic"].pm.flatten("register_commands"):
+            if command.name in self.commands:
+                raise click.UsageError(f"two plugins define the command 'civic {command.name}'")
+            self.add_command(command)
+
+
+cli = CivicGroup(create_app=_create_app, add_default_commands=False, add_version_option=False, help="Civic Connect: 311 and case management for cities.")
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="civic")
+    except ConfigError as exc:
+        for line in exc.lines:
+            click.echo(line, err=True)
+        sys.exit(2)
+
+
+def _app():
+    from flask import current_app
+
+    return current_app
+
+
+@cli.group()
+def config():
+    """Check the city config and load it into the database."""
+
+
+@config.command("check")
+@click.option("--file", "path", default=None, help="Config file (default: $CIVIC_CONFIG or the demo city).")
+def config_check(path):
+    """Validate the city config: one line per problem, exit status 2 when any."""
+    from core.app import _plugin_config
+    from core.plugins import build_plugin_manager
+
+    try:
+        city = load_city_config(path)
+        pm = build_plugin_manager(city)
+        _plugin_config(city, pm)
+    except ConfigError as exc:
+        for line in exc.lines:
+            click.echo(line, err=True)
+        sys.exit(2)
+    click.echo(
+        f"{city.path.name}: OK — {len(city.departments)} departments, {len(city.services)} services, "
+        f"{len(city.routing)} routing rules, plugins: {', '.join(pm.enabled) or 'none'}"
+    )
+
+
+@config.command("sync")
+def config_sync():
+    """Load departments and services from the config (upsert by code; never deletes)."""
+    from core.extensions import db
+    from core.services.catalog import sync_catalog
+
+    report = sync_catalog(db.session, _app().extensions["civic"].config)
+    click.echo(f"catalog: {report.summary()}")
+
+
+@cli.group()
+def db():
+    """Database migrations."""
+
+
+@db.command("upgrade")
+def db_upgrade():
+    """Run the core's migrations, then each enabled plugin's."""
+    from core import migrate
+
+    for name in migrate.upgrade():
+        click.echo(f"migrations: {name} is up to date")
+
+
+@db.command("revision")
+@click.argument("environment")
+@click.option("-m", "--message", required=True)
+def db_revision(environment, message):
+    """Autogenerate a migration in one environment (core or a plugin name)."""
+    from core import migrate
+
+    migrate.revision(environment, message)
+
+
+@cli.command("init")
+def init():
+    """Migrations, roles, the admin user and the catalog: everything a new city needs."""
+    from core import migrate
+    from core.extensions import db as database
+    from core.services.catalog import sync_catalog
+    from core.services.users import ensure_admin, sync_roles
+
+    app = _app()
+    migrate.upgrade()
+    click.echo(f"roles: {', '.join(sync_roles())}")
+    report = sync_catalog(database.session, app.extensions["civic"].config)
+    click.echo(f"catalog: {report.summary()}")
+    username, password, created = ensure_admin(app.extensions["civic"].data_dir)
+    if password:
+        click.echo(f"admin: {username} / {password}")
+    else:
+        click.echo(f"admin: {username} ({'created' if created else 'exists'}; password unchanged)")
+
+
+@cli.command("plugins")
+def plugins():
+    """List installed plugins: version, enabled or not, requires, hooks implemented."""
+    from core.plugins import installed_plugins
+
+    pm = _app().extensions["civic"].pm
+    for name, plugin in sorted(installed_plugins().items()):
+        enabled = name in pm.infos
+        line = f"{name} {plugin.version} [{'enabled' if enabled else 'disabled'}] ({plugin.distribution})"
+        if enabled:
+            info = pm.infos[name]
+            hooks = sorted(h.name for h in pm.get_hookcallers(pm.get_plugin(name)) or [])
+            line += f"\n    requires: {', '.join(info.requires) or '-'}\n    hooks: {', '.join(hooks)}"
+        click.echo(line)
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int, envvar="PORT")
+def serve(host, port):
+    """Serve the app (development server)."""
+    app = _app()
+    click.echo(f"Civic Connect for {app.config['APP_NAME']}: http://{host}:{port}/  (staff sign-in: /login/)")
+    app.run(host=host, port=port, debug=False, use_reloader=False)

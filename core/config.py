@@ -1,0 +1,241 @@
+"""Load and validate a city's TOML config file.
+
+Every problem becomes one line: ``FILE: KEY.PATH: what is wrong``.  No
+traceback ever reaches the admin: ``ConfigError`` carries the lines.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+import zoneinfo
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from core.records import ConfigProblem
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+DEFAULT_CONFIG = "palm-coast.toml"
+
+DATATYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
+SERVICE_TYPES = ("realtime", "batch", "blackbox")
+CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", error="must be 1-64 letters, digits, '-', '_' or '.'")
+
+class ConfigError(Exception):
+    """The city config cannot be used; ``lines`` are ready to print, one problem each."""
+
+    def __init__(self, lines: list[str]):
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+class _Strict(Schema):
+    class Meta:
+        ordered = True
+
+class CitySchema(_Strict):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    jurisdiction_id = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    timezone = fields.String(load_default="UTC")
+    default_locale = fields.String(load_default="en", validate=validate.Regexp(r"^[a-z]{2}(_[A-Z]{2})?$"))
+    locales = fields.List(fields.String(), load_default=lambda: ["en"])
+    case_prefix = fields.String(load_default="CASE", validate=validate.Regexp(r"^[A-Z]{1,8}$", error="must be 1-8 capital letters"))
+    center = fields.List(fields.Float(), load_default=None, validate=validate.Length(equal=2))
+
+    @validates_schema
+    def _check(self, data, **kwargs):
+        tz = data.get("timezone")
+        if tz:
+            try:
+                zoneinfo.ZoneInfo(tz)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise ValidationError(f"unknown timezone '{tz}'", "timezone")
+        if data.get("default_locale") not in data.get("locales", ["en"]):
+            raise ValidationError("must be one of city.locales", "default_locale")
+
+class PluginsSchema(_Strict):
+    enabled = fields.List(fields.String(), required=True)
+
+class DepartmentSchema(_Strict):
+    code = fields.String(required=True, validate=CODE)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    email = fields.Email(load_default=None)
+    phone = fields.String(load_default=None, validate=validate.Length(max=40))
+    active = fields.Boolean(load_default=True)
+
+class ValueSchema(_Strict):
+    key = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+class AttributeSchema(_Strict):
+    code = fields.String(required=True, validate=CODE)
+    description = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    datatype = fields.String(required=True, validate=validate.OneOf(DATATYPES))
+    required = fields.Boolean(load_default=False)
+    variable = fields.Boolean(load_default=True)
+    datatype_description = fields.String(load_default="")
+    order = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    values = fields.List(fields.Nested(ValueSchema), load_default=list)
+
+    @validates_schema
+    def _check(self, data, **kwargs):
+        lists = ("singlevaluelist", "multivaluelist")
+        if data.get("datatype") in lists and not data.get("values"):
+            raise ValidationError(f"a {data['datatype']} needs at least one value", "values")
+        if data.get("datatype") not in lists and data.get("values"):
+            raise ValidationError("only list datatypes take values", "values")
+
+class ServiceSchema(_Strict):
+    code = fields.String(required=True, validate=CODE)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    description = fields.String(load_default="", validate=validate.Length(max=2000))
+    group = fields.String(load_default="", validate=validate.Length(max=100))
+    keywords = fields.List(fields.String(), load_default=list)
+    department = fields.String(required=True)
+    sla_hours = fields.Integer(load_default=None, validate=validate.Range(min=1, max=24 * 365))
+    public = fields.Boolean(load_default=True)
+    type = fields.String(load_default="realtime", validate=validate.OneOf(SERVICE_TYPES))
+    active = fields.Boolean(load_default=True)
+    attributes = fields.List(fields.Nested(AttributeSchema), load_default=list)
+
+    @validates_schema
+    def _check(self, data, **kwargs):
+        codes = [a["code"] for a in data.get("attributes", [])]
+        dupes = sorted({c for c in codes if codes.count(c) > 1})
+        if dupes:
+            raise ValidationError(f"duplicate attribute code {', '.join(dupes)}", "attributes")
+
+class RoutingRuleSchema(_Strict):
+    name = fields.String(load_default=None)
+    service = fields.String(load_default=None)
+    zone = fields.String(load_default=None)
+    keyword = fields.String(load_default=None)
+    tag = fields.String(load_default=None)
+    department = fields.String(required=True)
+
+    @validates_schema
+    def _check(self, data, **kwargs):
+        if not any(data.get(k) for k in ("service", "zone", "keyword", "tag")):
+            raise ValidationError("a rule needs at least one of service, zone, keyword, tag", "department")
+
+class CoreConfigSchema(_Strict):
+    city = fields.Nested(CitySchema, required=True)
+    plugins = fields.Nested(PluginsSchema, required=True)
+    departments = fields.List(fields.Nested(DepartmentSchema), load_default=list)
+    services = fields.List(fields.Nested(ServiceSchema), load_default=list)
+    routing = fields.List(fields.Nested(RoutingRuleSchema), load_default=list)
+
+CORE_SECTIONS = set(CoreConfigSchema().fields)
+
+@dataclass
+class CityConfig:
+    """The validated city config.  Plugin sections stay plain dicts in ``sections``."""
+
+    path: Path
+    city: dict[str, Any]
+    enabled_plugins: list[str]
+    departments: list[dict[str, Any]]
+    services: list[dict[str, Any]]
+    routing: list[dict[str, Any]]
+    sections: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def section(self, name: str) -> dict[str, Any]:
+        return self.sections.get(name, {})
+
+def config_path(path: str | os.PathLike | None = None) -> Path:
+    """The config file to use: the argument, else ``CIVIC_CONFIG``, else the demo city."""
+    chosen = path or os.environ.get("CIVIC_CONFIG") or DEFAULT_CONFIG
+    p = Path(chosen)
+    if not p.is_absolute() and not p.exists() and (CONFIG_DIR / p).exists():
+        p = CONFIG_DIR / p
+    return p
+
+def display_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+def flatten_errors(messages: Any, prefix: str = "") -> list[ConfigProblem]:
+    """Turn marshmallow's nested error dict into ``key.path[2].field`` problems."""
+    out: list[ConfigProblem] = []
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            if isinstance(key, int):
+                path = f"{prefix}[{key}]"
+            elif key == "_schema":
+                path = prefix
+            else:
+                path = f"{prefix}.{key}" if prefix else str(key)
+            out.extend(flatten_errors(value, path))
+    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        for m in messages:
+            msg = "unknown key" if m == "Unknown field." else m.rstrip(".")
+            out.append(ConfigProblem(prefix or "(file)", msg[:1].lower() + msg[1:] if msg else msg))
+    elif isinstance(messages, list):
+        for i, m in enumerate(messages):
+            out.extend(flatten_errors(m, f"{prefix}[{i}]"))
+    else:
+        out.append(ConfigProblem(prefix or "(file)", str(messages)))
+    return out
+
+def _cross_check(data: dict[str, Any]) -> list[ConfigProblem]:
+    problems: list[ConfigProblem] = []
+    depts = [d["code"] for d in data["departments"]]
+    for code in sorted({c for c in depts if depts.count(c) > 1}):
+        problems.append(ConfigProblem("departments", f"duplicate department code '{code}'"))
+    known = set(depts)
+    codes = [s["code"] for s in data["services"]]
+    for code in sorted({c for c in codes if codes.count(c) > 1}):
+        problems.append(ConfigProblem("services", f"duplicate service code '{code}'"))
+    for i, svc in enumerate(data["services"]):
+        if svc["department"] not in known:
+            problems.append(ConfigProblem(f"services[{i}].department", f"unknown department '{svc['department']}' (service {svc['code']})"))
+    for i, rule in enumerate(data["routing"]):
+        if rule["department"] not in known:
+            problems.append(ConfigProblem(f"routing[{i}].department", f"unknown department '{rule['department']}'"))
+        if rule.get("service") and rule["service"] not in codes:
+            problems.append(ConfigProblem(f"routing[{i}].service", f"unknown service '{rule['service']}'"))
+    return problems
+
+def load_city_config(path: str | os.PathLike | None = None) -> CityConfig:
+    """Read, parse and validate the core part of a city config; raise ConfigError on any problem."""
+    p = config_path(path)
+    shown = display_path(p)
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([f"{shown}: file not found (set CIVIC_CONFIG to a city config file)"])
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{shown}: cannot read the file: {exc}"])
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{shown}: (syntax): {exc}"])
+    core_part = {k: v for k, v in raw.items() if k in CORE_SECTIONS}
+    sections = {k: v for k, v in raw.items() if k not in CORE_SECTIONS}
+    problems: list[ConfigProblem] = []
+    for name, value in sections.items():
+        if not isinstance(value, dict):
+            problems.append(ConfigProblem(name, "unknown key (plugin sections are tables named after the plugin)"))
+    try:
+        data = CoreConfigSchema().load(core_part)
+    except ValidationError as exc:
+        problems.extend(flatten_errors(exc.messages))
+        raise ConfigError([f"{shown}: {p.key}: {p.message}" for p in problems])
+    problems.extend(_cross_check(data))
+    if problems:
+        raise ConfigError([f"{shown}: {p.key}: {p.message}" for p in problems])
+    return CityConfig(
+        path=p,
+        city=data["city"],
+        enabled_plugins=list(dict.fromkeys(data["plugins"]["enabled"])),
+        departments=data["departments"],
+        services=data["services"],
+        routing=data["routing"],
+        sections={k: v for k, v in sections.items() if isinstance(v, dict)},
+    )
+
+def format_problems(config: CityConfig, problems: list[ConfigProblem]) -> list[str]:
+    shown = display_path(config.path)
+    return [f"{shown}: {p.key}: {p.message}" for p in problems]
+

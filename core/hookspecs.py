@@ -1,0 +1,101 @@
+"""Every hook of Civic Connect: one plain function each, one-line docstring.
+
+Plugin authors implement them with ``from core import hookimpl``.  The exact
+signatures and an example for each live in ``docs/plugin-hooks.md``.
+"""
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("civic_connect")
+hookimpl = pluggy.HookimplMarker("civic_connect")
+
+
+@hookspec
+def plugin_info():
+    """Return a PluginInfo describing this plugin (name, version, description, requires)."""
+
+
+@hookspec
+def config_defaults():
+    """Return a dict of defaults for this plugin's own TOML section."""
+
+
+@hookspec
+def validate_config(config):
+    """Return a list of ConfigProblem for this plugin's section of the city config."""
+
+
+@hookspec
+def register_migrations():
+    """Return a list of MigrationSpec: Alembic environments this plugin owns."""
+
+
+@hookspec
+def translation_directories():
+    """Return a list of directories holding this plugin's gettext catalogs."""
+
+
+@hookspec
+def register_roles():
+    """Return a list of RoleSpec: roles and the permissions (regex pairs) they grant."""
+
+
+@hookspec
+def register_views():
+    """Return a list of ViewSpec: Flask-AppBuilder views and their menu entries."""
+
+
+@hookspec
+def register_apis():
+    """Return a list of Flask-AppBuilder API classes to register."""
+
+
+@hookspec
+def register_blueprints():
+    """Return a list of Flask blueprints to register."""
+
+
+@hookspec
+def register_commands():
+    """Return a list of click commands or groups to add to the ``civic`` command."""
+
+
+@hookspec
+def startup(app):
+    """Called once the app is fully built, inside its application context."""
+
+
+@hookspec(firstresult=True)
+def route_case(case, session):
+    """Return a RoutingDecision for a new case; stops at the first non-None result."""
+
+
+@hookspec(firstresult=True)
+def case_reference(case, session):
+    """Return the public reference for a new case; stops at the first non-None result."""
+
+
+@hookspec
+def case_created(case):
+    """Called after a new case is committed."""
+
+
+@hookspec
+def case_updated(case, changes):
+    """Called after a case change is committed, with {field: (old, new)}."""
+
+
+@hookspec
+def case_status_changed(case, old, new):
+    """Called after a committed status change of a case."""
+
+
+@hookspec
+def case_panels(case):
+    """Return a list of Panel to show on the staff case page."""
+
+
+@hookspec
+def dashboard_widgets():
+    """Return a list of Panel to show on the staff dashboard."""

@@ -1,0 +1,27 @@
+"""The core's tables.  Importing this package registers them on FAB's ``Model.metadata``."""
+from flask_appbuilder.security.sqla.models import User  # noqa: F401  (ab_user, for relationships)
+
+from core.models.account import Account
+from core.models.attachment import Attachment
+from core.models.case import (
+    CHANNELS,
+    CLOSED_STATUSES,
+    EVENT_KINDS,
+    OPEN_STATUSES,
+    PRIORITIES,
+    STATUSES,
+    TRANSITIONS,
+    Case,
+    CaseEvent,
+    CaseSequence,
+    open311_status,
+)
+from core.models.department import Department, department_staff
+from core.models.service import ServiceType
+from core.models.tag import Tag, case_tag, normalise_tag
+
+__all__ = [
+    "Account", "Attachment", "Case", "CaseEvent", "CaseSequence", "Department", "ServiceType", "Tag",
+    "CHANNELS", "CLOSED_STATUSES", "EVENT_KINDS", "OPEN_STATUSES", "PRIORITIES", "STATUSES", "TRANSITIONS",
+    "case_tag", "department_staff", "normalise_tag", "open311_status", "User",
+]

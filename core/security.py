@@ -1,0 +1,77 @@
+"""Who may see which cases: department scoping, enforced in every view and API query."""
+from __future__ import annotations
+
+from flask_appbuilder.models.filters import BaseFilter
+from flask_login import current_user
+from sqlalchemy import false, select
+
+from core.models import Case, department_staff
+
+# Roles whose holders see every department's cases.
+ALL_CASES_ROLES = frozenset({"Admin", "Dispatcher"})
+
+
+def role_names(user=None) -> set[str]:
+    user = user if user is not None else current_user
+    if user is None or not getattr(user, "is_authenticated", False):
+        return set()
+    return {r.name for r in user.roles}
+
+
+def sees_all_cases(user=None) -> bool:
+    return bool(role_names(user) & ALL_CASES_ROLES)
+
+
+def user_department_ids(user=None):
+    """A subquery of the departments the user works for."""
+    user = user if user is not None else current_user
+    return select(department_staff.c.department_id).where(department_staff.c.user_id == user.id)
+
+
+def case_scope(user=None):
+    """A WHERE clause on Case that keeps only the cases the user may see."""
+    user = user if user is not None else current_user
+    if user is None or not getattr(user, "is_authenticated", False):
+        return false()
+    if sees_all_cases(user):
+        return None
+    return Case.department_id.in_(user_department_ids(user))
+
+
+def can_see_case(case: Case, user=None) -> bool:
+    user = user if user is not None else current_user
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if sees_all_cases(user):
+        return True
+    from core.extensions import db
+
+    stmt = select(department_staff.c.department_id).where(
+        department_staff.c.user_id == user.id, department_staff.c.department_id == case.department_id
+    )
+    return db.session.execute(stmt).first() is not None
+
+
+class CaseScopeFilter(BaseFilter):
+    """FAB base filter for Case queries: lists, show, edit and the REST API all pass through it."""
+
+    name = "Department scope"
+    arg_name = "scope"
+
+    def apply(self, query, value):
+        clause = case_scope()
+        return query if clause is None else query.filter(clause)
+
+
+class RelatedCaseScopeFilter(BaseFilter):
+    """FAB base filter for rows that belong to a case (events, attachments)."""
+
+    name = "Department scope"
+    arg_name = "scope"
+
+    def apply(self, query, value):
+        clause = case_scope()
+        if clause is None:
+            return query
+        model = self.datamodel.obj
+        return query.filter(model.case_id.in_(select(Case.id).where(clause)))

@@ -1,0 +1,1 @@
+"""Core services: the one place each kind of change to the data happens."""

@@ -1,0 +1,64 @@
+"""Build a marshmallow schema from a service's Open311 attribute definitions."""
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+
+def _field(defn: dict[str, Any]) -> fields.Field:
+    required = bool(defn.get("required"))
+    keys = [v["key"] for v in defn.get("values", [])]
+    kwargs: dict[str, Any] = {"required": required, "allow_none": not required}
+    datatype = defn["datatype"]
+    if datatype == "number":
+        return fields.Float(**kwargs)
+    if datatype == "datetime":
+        return fields.DateTime(**kwargs)
+    if datatype == "singlevaluelist":
+        return fields.String(validate=validate.OneOf(keys, error="must be one of: {choices}"), **kwargs)
+    if datatype == "multivaluelist":
+        return fields.List(
+            fields.String(validate=validate.OneOf(keys, error="must be one of: {choices}")),
+            validate=validate.Length(min=1) if required else None,
+            **kwargs,
+        )
+    limit = 4000 if datatype == "text" else 1000
+    return fields.String(validate=validate.Length(max=limit), **kwargs)
+
+
+def attribute_schema(definitions: list[dict[str, Any]]) -> Schema:
+    """A schema that validates and normalises ``Case.attributes`` for one service."""
+    variable = [d for d in definitions if d.get("variable", True)]
+    schema_cls = Schema.from_dict({d["code"]: _field(d) for d in variable}, name="CaseAttributes")
+    return schema_cls(unknown=EXCLUDE)
+
+
+def _clean(values: dict[str, Any], definitions: list[dict[str, Any]]) -> dict[str, Any]:
+    """Empty values count as missing; a single value for a multivaluelist becomes a list."""
+    kinds = {d["code"]: d["datatype"] for d in definitions}
+    out: dict[str, Any] = {}
+    for code, value in (values or {}).items():
+        if value is None or value == "" or value == []:
+            continue
+        if kinds.get(code) == "multivaluelist" and not isinstance(value, list):
+            value = [value]
+        out[code] = value
+    return out
+
+
+def validate_attributes(definitions: list[dict[str, Any]], values: dict[str, Any] | None) -> dict[str, Any]:
+    """Return JSON-ready attributes, or raise ValidationError keyed by attribute code."""
+    if values is not None and not isinstance(values, dict):
+        raise ValidationError({"_schema": ["attributes must be an object of code: value"]})
+    known = {d["code"] for d in definitions}
+    unknown = sorted(set(values or {}) - known)
+    errors: dict[str, list[str]] = {code: ["unknown attribute for this service"] for code in unknown}
+    try:
+        loaded = attribute_schema(definitions).load(_clean(values or {}, definitions))
+    except ValidationError as exc:
+        errors.update(exc.messages)
+        loaded = {}
+    if errors:
+        raise ValidationError(errors)
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in loaded.items() if v is not None}

@@ -1,0 +1,317 @@
+"""Creating and changing cases: the single path every channel and screen goes through.
+
+Validation, numbering, routing, SLA, tags and the timeline are the same for
+the portal, Open311, e-mail, the phone desk and the field.  Hooks fire after
+the commit, so a plugin never sees a case that was rolled back.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.models import (
+    CHANNELS,
+    CLOSED_STATUSES,
+    PRIORITIES,
+    STATUSES,
+    TRANSITIONS,
+    Account,
+    Case,
+    CaseEvent,
+    Department,
+    ServiceType,
+    Tag,
+    normalise_tag,
+)
+from core.models.base import utcnow
+from core.services.attributes import validate_attributes
+
+MAX_DESCRIPTION = 4000
+
+
+class CaseError(Exception):
+    """Input that cannot become a case: ``errors`` maps each field to its messages."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__("; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in errors.items()))
+        self.errors = errors
+
+
+class ConflictError(Exception):
+    """The case changed since the editor loaded it; nothing was written."""
+
+    def __init__(self, case: Case, expected: int):
+        super().__init__(
+            f"case {case.reference} was changed by someone else (you edited version {expected}, "
+            f"it is now version {case.version}); reload it and apply your change again"
+        )
+        self.case, self.expected = case, expected
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something: a staff user, or a channel label such as ``open311:FixMyStreet``."""
+
+    user_id: int | None = None
+    label: str = "system"
+
+    @classmethod
+    def of(cls, user) -> Actor:
+        if user is None or not getattr(user, "is_authenticated", False):
+            return cls()
+        return cls(user.id, user.username)
+
+
+SYSTEM = Actor()
+
+
+def _pm():
+    return current_app.extensions["civic"].pm
+
+
+def _event(case: Case, kind: str, actor: Actor, body: str = "", public: bool = False, **data) -> CaseEvent:
+    ev = CaseEvent(case=case, kind=kind, actor_id=actor.user_id, actor_label=actor.label, body=body, public=public, data=data)
+    return ev
+
+
+def tags_by_name(session: Session, names: list[str]) -> list[Tag]:
+    """Tags for the names given, creating the missing ones."""
+    wanted = sorted({normalise_tag(n) for n in names if normalise_tag(n)})
+    if not wanted:
+        return []
+    found = {t.name: t for t in session.scalars(select(Tag).where(Tag.name.in_(wanted)))}
+    for name in wanted:
+        if name not in found:
+            found[name] = Tag(name=name)
+            session.add(found[name])
+    return [found[n] for n in wanted]
+
+
+def expected_at(service: ServiceType, start: datetime) -> datetime | None:
+    """When the case should be done according to the service's SLA (calendar hours)."""
+    return start + timedelta(hours=service.sla_hours) if service.sla_hours else None
+
+
+def _check_location(lat: Any, long: Any, errors: dict[str, list[str]]) -> tuple[float | None, float | None]:
+    if lat in (None, "") and long in (None, ""):
+        return None, None
+    out = []
+    for name, value, limit in (("lat", lat, 90), ("long", long, 180)):
+        try:
+            f = float(value)
+            if not -limit <= f <= limit:
+                raise ValueError
+            out.append(f)
+        except (TypeError, ValueError):
+            errors.setdefault(name, []).append(f"must be a number between -{limit} and {limit}")
+            out.append(None)
+    if (lat in (None, "")) != (long in (None, "")):
+        errors.setdefault("lat" if lat in (None, "") else "long", []).append("lat and long go together")
+    return out[0], out[1]
+
+
+def create_case(
+    session: Session,
+    *,
+    service_code: str,
+    description: str = "",
+    channel: str = "web",
+    priority: str = "normal",
+    address: str | None = None,
+    address_id: str | None = None,
+    zipcode: str | None = None,
+    lat: Any = None,
+    long: Any = None,
+    zone: str | None = None,
+    attributes: dict[str, Any] | None = None,
+    account: Account | None = None,
+    contact_name: str | None = None,
+    contact_email: str | None = None,
+    contact_phone: str | None = None,
+    tags: list[str] | None = None,
+    actor: Actor = SYSTEM,
+    created_at: datetime | None = None,
+    commit: bool = True,
+) -> Case:
+    """Validate, number, route and record a new case; raise CaseError naming each bad field."""
+    errors: dict[str, list[str]] = {}
+    service = session.scalar(select(ServiceType).where(ServiceType.code == (service_code or "")))
+    if not service_code:
+        errors["service_code"] = ["is required"]
+    elif service is None or not service.active:
+        errors["service_code"] = [f"unknown service '{service_code}'"]
+    description = (description or "").strip()
+    if len(description) > MAX_DESCRIPTION:
+        errors["description"] = [f"is {len(description)} characters long; the limit is {MAX_DESCRIPTION}"]
+    if channel not in CHANNELS:
+        errors["channel"] = [f"must be one of: {', '.join(CHANNELS)}"]
+    if priority not in PRIORITIES:
+        errors["priority"] = [f"must be one of: {', '.join(PRIORITIES)}"]
+    lat, long = _check_location(lat, long, errors)
+    clean_attrs: dict[str, Any] = {}
+    if service is not None:
+        try:
+            clean_attrs = validate_attributes(service.attributes or [], attributes)
+        except ValidationError as exc:
+            for code, msgs in exc.messages.items():
+                errors[f"attribute[{code}]" if code != "_schema" else "attributes"] = list(msgs)
+    if errors:
+        raise CaseError(errors)
+
+    now = created_at or utcnow()
+    case = Case(
+        service_type=service,
+        description=description,
+        channel=channel,
+        priority=priority,
+        status="new",
+        address=address or None,
+        address_id=address_id or None,
+        zipcode=zipcode or None,
+        lat=lat,
+        long=long,
+        zone=zone or None,
+        attributes=clean_attrs,
+        account=account,
+        contact_name=contact_name or (account.name if account else None),
+        contact_email=contact_email or (account.email if account else None),
+        contact_phone=contact_phone or (account.phone if account else None),
+        created_at=now,
+        updated_at=now,
+        expected_at=expected_at(service, now),
+    )
+    case.tags = tags_by_name(session, tags or [])
+    pm = _pm()
+    decision = pm.hook.route_case(case=case, session=session)
+    department = session.scalar(select(Department).where(Department.code == decision.department_code))
+    if department is None:
+        raise CaseError({"department": [f"routing rule '{decision.rule}' names unknown department '{decision.department_code}'"]})
+    case.department = department
+    # The reference is taken last: the sequence row stays locked only until the commit.
+    case.reference = pm.hook.case_reference(case=case, session=session)
+    session.add(case)
+    session.add(_event(case, "created", actor, public=True, channel=channel))
+    session.add(_event(case, "routed", actor, rule=decision.rule, department=department.code))
+    if commit:
+        session.commit()
+        pm.hook.case_created(case=case)
+    return case
+
+
+def check_version(case: Case, expected: Any) -> None:
+    """Refuse a change made on a stale copy of the case."""
+    try:
+        expected_int = int(expected)
+    except (TypeError, ValueError):
+        raise CaseError({"version": ["is required: send the version of the case you edited"]})
+    if expected_int != case.version:
+        raise ConflictError(case, expected_int)
+
+
+def change_status(session: Session, case: Case, new: str, actor: Actor, note: str = "", expected_version: Any = None) -> Case:
+    """Move a case through the workflow; a note given here is public (the resident sees why)."""
+    if expected_version is not None:
+        check_version(case, expected_version)
+    if new not in STATUSES:
+        raise CaseError({"status": [f"must be one of: {', '.join(STATUSES)}"]})
+    old = case.status
+    if new == old:
+        return case
+    if new not in TRANSITIONS[old]:
+        allowed = ", ".join(TRANSITIONS[old])
+        raise CaseError({"status": [f"cannot go from {old} to {new}; allowed: {allowed}"]})
+    now = utcnow()
+    case.status = new
+    case.updated_at = now
+    case.closed_at = now if new in CLOSED_STATUSES else None
+    session.add(_event(case, "status_changed", actor, body=note, public=True, old=old, new=new))
+    session.commit()
+    pm = _pm()
+    pm.hook.case_status_changed(case=case, old=old, new=new)
+    pm.hook.case_updated(case=case, changes={"status": (old, new)})
+    return case
+
+
+def assign(session: Session, case: Case, user, actor: Actor, expected_version: Any = None) -> Case:
+    """Give the case to a staff member (or to nobody with ``user=None``)."""
+    if expected_version is not None:
+        check_version(case, expected_version)
+    old = case.assignee.username if case.assignee else None
+    new = user.username if user else None
+    if old == new:
+        return case
+    case.assignee = user
+    case.updated_at = utcnow()
+    session.add(_event(case, "assigned", actor, old=old, new=new))
+    session.commit()
+    _pm().hook.case_updated(case=case, changes={"assignee": (old, new)})
+    return case
+
+
+def set_tags(session: Session, case: Case, names: list[str], actor: Actor, expected_version: Any = None) -> Case:
+    if expected_version is not None:
+        check_version(case, expected_version)
+    old = [t.name for t in case.tags]
+    case.tags = tags_by_name(session, names)
+    new = [t.name for t in case.tags]
+    if old == new:
+        return case
+    case.updated_at = utcnow()
+    session.add(_event(case, "tagged", actor, old=old, new=new))
+    session.commit()
+    _pm().hook.case_updated(case=case, changes={"tags": (old, new)})
+    return case
+
+
+def add_note(session: Session, case: Case, body: str, actor: Actor, public: bool = False) -> CaseEvent:
+    """An internal note (staff only) or a public note (the resident sees it)."""
+    body = (body or "").strip()
+    if not body:
+        raise CaseError({"body": ["a note cannot be empty"]})
+    if len(body) > MAX_DESCRIPTION:
+        raise CaseError({"body": [f"is {len(body)} characters long; the limit is {MAX_DESCRIPTION}"]})
+    ev = _event(case, "public_note" if public else "internal_note", actor, body=body, public=public)
+    case.updated_at = utcnow()
+    session.add(ev)
+    session.commit()
+    _pm().hook.case_updated(case=case, changes={"note": (None, ev.kind)})
+    return ev
+
+
+TRACKED_FIELDS = ("description", "priority", "address", "zipcode", "lat", "long", "zone", "department_id")
+
+
+def record_edit(session: Session, case: Case, actor: Actor) -> dict[str, tuple[Any, Any]]:
+    """After a generic edit (screen or API) put the changed fields on the timeline, before the commit."""
+    from sqlalchemy import inspect
+
+    state = inspect(case)
+    changes: dict[str, tuple[Any, Any]] = {}
+    for name in TRACKED_FIELDS:
+        hist = state.attrs[name].history
+        if hist.has_changes():
+            old = hist.deleted[0] if hist.deleted else None
+            new = hist.added[0] if hist.added else None
+            if old != new:
+                changes[name] = (old, new)
+    if "department_id" in changes:
+        old, new = changes.pop("department_id")
+        old_d, new_d = session.get(Department, old), session.get(Department, new)
+        session.add(_event(case, "department_changed", actor, old=old_d.code if old_d else None, new=new_d.code if new_d else None))
+        changes["department"] = (old_d.code if old_d else None, new_d.code if new_d else None)
+    plain = {k: v for k, v in changes.items() if k != "department"}
+    if plain:
+        session.add(_event(case, "updated", actor, fields={k: [_j(o), _j(n)] for k, (o, n) in plain.items()}))
+    if changes:
+        case.updated_at = utcnow()
+    return changes
+
+
+def _j(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value

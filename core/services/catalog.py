@@ -1,0 +1,88 @@
+"""`civic config sync`: the city config's departments and services into the database."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.config import CityConfig
+from core.models import Department, ServiceType
+
+
+@dataclass
+class SyncReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    deactivated: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return f"{len(self.created)} created, {len(self.updated)} updated, {len(self.deactivated)} deactivated"
+
+
+def _apply(obj, values: dict, report: SyncReport, label: str, is_new: bool) -> None:
+    changed = False
+    for key, value in values.items():
+        if getattr(obj, key) != value:
+            setattr(obj, key, value)
+            changed = True
+    if is_new:
+        report.created.append(label)
+    elif changed:
+        report.updated.append(label)
+
+
+def _ordered_attributes(attrs: list[dict]) -> list[dict]:
+    out = []
+    for i, a in enumerate(attrs, start=1):
+        a = dict(a)
+        a["order"] = a.get("order") or i
+        out.append(a)
+    return sorted(out, key=lambda a: a["order"])
+
+
+def sync_catalog(session: Session, config: CityConfig) -> SyncReport:
+    """Upsert departments and services by code; what the file no longer lists is deactivated, never deleted."""
+    report = SyncReport()
+    depts = {d.code: d for d in session.scalars(select(Department))}
+    for d in config.departments:
+        obj = depts.get(d["code"])
+        is_new = obj is None
+        if is_new:
+            obj = depts[d["code"]] = Department(code=d["code"])
+            session.add(obj)
+        _apply(obj, {"name": d["name"], "email": d["email"], "phone": d["phone"], "active": d["active"]}, report, f"department {d['code']}", is_new)
+    listed = {d["code"] for d in config.departments}
+    for code, obj in depts.items():
+        if code not in listed and obj.active:
+            obj.active = False
+            report.deactivated.append(f"department {code}")
+    session.flush()
+
+    services = {s.code: s for s in session.scalars(select(ServiceType))}
+    for s in config.services:
+        obj = services.get(s["code"])
+        is_new = obj is None
+        if is_new:
+            obj = services[s["code"]] = ServiceType(code=s["code"])
+            session.add(obj)
+        values = {
+            "name": s["name"],
+            "description": s["description"],
+            "group": s["group"],
+            "keywords": ",".join(s["keywords"]),
+            "department": depts[s["department"]],
+            "sla_hours": s["sla_hours"],
+            "public": s["public"],
+            "type": s["type"],
+            "active": s["active"],
+            "attributes": _ordered_attributes(s["attributes"]),
+        }
+        _apply(obj, values, report, f"service {s['code']}", is_new)
+    listed = {s["code"] for s in config.services}
+    for code, obj in services.items():
+        if code not in listed and obj.active:
+            obj.active = False
+            report.deactivated.append(f"service {code}")
+    session.commit()
+    return report

@@ -1,0 +1,1 @@
+"""FEMA Public Assistance: disaster events, cost capture, versioned exports."""

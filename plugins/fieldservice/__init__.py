@@ -1,0 +1,1 @@
+"""Street-level map, work orders and storm sweeps for field crews."""

@@ -1,0 +1,1 @@
+"""English and French everywhere: locale choice, catalogs, formats."""

@@ -1,0 +1,1 @@
+"""Resident portal, Open311 GeoReport v2, e-mail and phone channels."""

@@ -1,0 +1,1 @@
+"""Knowledge base: articles and FAQ for agents and residents."""
