@@ -40,6 +40,7 @@ def _owned(spec: MigrationSpec, all_specs: list[MigrationSpec]):
 
 def alembic_config(spec: MigrationSpec, all_specs: list[MigrationSpec] | None = None) -> Config:
     cfg = Config()
+    cfg.set_main_option("path_separator", "os")
     cfg.set_main_option("script_location", spec.directory)
     cfg.set_main_option("version_locations", str(Path(spec.directory) / "versions"))
     cfg.attributes["spec"] = spec
