@@ -88,7 +88,8 @@ def _flask_settings(config: CityConfig, pm: CivicPluginManager, directory: Path)
         "AUTH_USER_REGISTRATION": False,
         "FAB_CREATE_DB": False,  # tables come from migrations (`civic db upgrade`)
         "FAB_UPDATE_PERMS": False,  # roles are data from register_roles, checked in memory
-        "FAB_ROLES": {r.name: [list(p) for p in r.permissions] for r in roles},
+        # Anchored, so "CaseView" never grants "CaseViewExport" by accident.
+        "FAB_ROLES": {r.name: [[f"^(?:{v})$", f"^(?:{p})$"] for v, p in r.permissions] for r in roles},
         "FAB_API_SWAGGER_UI": True,
         "FAB_ADD_SECURITY_API": False,
         "FAB_API_MAX_PAGE_SIZE": 100,
