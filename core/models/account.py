@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from flask_appbuilder import Model
 from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Integer, String
+from sqlalchemy.orm import validates
 
 from core.models.base import utcnow
 
@@ -25,3 +26,9 @@ class Account(Model):
 
     def __repr__(self) -> str:
         return self.name
+
+    @validates("utility_account_number", "email", "phone")
+    def _blank_is_none(self, key, value):
+        """Forms send "" for an empty field; "" would collide on the unique utility account number."""
+        value = value.strip() if isinstance(value, str) else value
+        return value or None

@@ -1,0 +1,71 @@
+"""The French catalog is complete for every string the core and each plugin wrap for translation."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = [ROOT / "core"] + sorted(p for p in (ROOT / "plugins").iterdir() if (p / "plugin.py").exists())
+METHOD_MAP = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None, "lazy_ngettext": (1, 2)}
+PLACEHOLDER = re.compile(r"%\(\w+\)[sdif]|%[sdif]|\{\w*\}")
+
+
+def extracted(package: Path) -> set[str]:
+    found = set()
+    for _file, _line, message, _comments, _context in extract_from_dir(
+        str(package), METHOD_MAP, keywords=KEYWORDS, options_map={"**/templates/**.html": {"extensions": "jinja2.ext.do"}}
+    ):
+        found.add(message[0] if isinstance(message, tuple) else message)
+    return {m for m in found if m}
+
+
+def french_catalog(package: Path):
+    po = package / "translations" / "fr" / "LC_MESSAGES" / "messages.po"
+    if not po.exists():
+        return None
+    with po.open("rb") as fh:
+        return read_po(fh, locale="fr")
+
+
+@pytest.mark.parametrize("package", PACKAGES, ids=lambda p: p.name)
+def test_every_wrapped_string_has_a_real_french_translation(package):
+    messages = extracted(package)
+    if not messages:
+        return
+    catalog = french_catalog(package)
+    assert catalog is not None, f"{package.name}: no translations/fr/LC_MESSAGES/messages.po (run `make i18n`)"
+    problems = []
+    for msgid in sorted(messages):
+        entry = catalog.get(msgid)
+        if entry is None:
+            problems.append(f"missing: {msgid!r}")
+            continue
+        text = entry.string if isinstance(entry.string, str) else (entry.string[0] if entry.string else "")
+        if not text:
+            problems.append(f"empty: {msgid!r}")
+        elif entry.fuzzy:
+            problems.append(f"fuzzy: {msgid!r}")
+        elif sorted(PLACEHOLDER.findall(msgid)) != sorted(PLACEHOLDER.findall(text)):
+            problems.append(f"placeholders differ: {msgid!r} -> {text!r}")
+    assert not problems, f"{package.name}/translations/fr: " + "; ".join(problems[:40])
+
+
+@pytest.mark.parametrize("package", PACKAGES, ids=lambda p: p.name)
+def test_compiled_catalog_matches_its_po_file(package):
+    from babel.messages.mofile import read_mo
+
+    catalog = french_catalog(package)
+    if catalog is None:
+        return
+    mo = package / "translations" / "fr" / "LC_MESSAGES" / "messages.mo"
+    assert mo.exists(), f"{mo} missing: run `make i18n`"
+    with mo.open("rb") as fh:
+        compiled = read_mo(fh)
+    want = {m.id: m.string for m in catalog if m.id and m.string and not m.fuzzy}
+    have = {m.id: m.string for m in compiled if m.id}
+    assert want == have, f"{mo} is out of date with its .po: run `make i18n`"
