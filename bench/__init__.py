@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): measurements printed as a table, never pass/fail tests."""
