@@ -1,0 +1,348 @@
+"""Storing photos and documents on a case: checked by content, cleaned, stored outside the web root.
+
+The type of a file is what its bytes say, never what its name or the browser
+claims.  Photos are decoded and re-encoded with Pillow, so EXIF (GPS of a
+resident's home, camera serials) never reaches the disk; a thumbnail is made
+at the same time.  Files are written under a generated name, atomically, and
+removed again when the database refuses the row: the disk and the database
+never disagree.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import tempfile
+import unicodedata
+import uuid
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from flask import current_app
+from flask_babel import gettext
+from PIL import ExifTags, Image, ImageSequence, UnidentifiedImageError
+from sqlalchemy.orm import Session
+
+from core.models import Attachment, Case, CaseEvent
+from core.models.base import utcnow
+from core.services.cases import Actor, CaseError
+
+CHUNK = 64 * 1024
+THUMBNAIL_SIZE = 320
+THUMBNAIL_SUFFIX = "_thumb.jpg"
+MAX_NAME = 255
+# Metadata a re-encoded image may keep: how it looks and animates, nothing about where or who.
+KEPT_INFO = ("icc_profile", "transparency", "duration", "loop", "background")
+# Generated names only: what the download route accepts as a stored file.
+STORED_NAME = re.compile(r"^[0-9a-f]{32}\.(?:jpg|png|gif|webp|pdf)$")
+ORIENTATIONS = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+@dataclass(frozen=True)
+class FileType:
+    """A type we accept: Pillow's format name (None for PDF), its MIME type, extension and label."""
+
+    pil_format: str | None
+    content_type: str
+    extension: str
+    label: str
+
+    @property
+    def is_image(self) -> bool:
+        return self.pil_format is not None
+
+
+JPEG = FileType("JPEG", "image/jpeg", "jpg", "JPEG")
+PNG = FileType("PNG", "image/png", "png", "PNG")
+GIF = FileType("GIF", "image/gif", "gif", "GIF")
+WEBP = FileType("WEBP", "image/webp", "webp", "WebP")
+PDF = FileType(None, "application/pdf", "pdf", "PDF")
+# What a name or a browser may claim: a claim the content contradicts is refused.
+CLAIMED_BY_EXTENSION = {"jpg": JPEG, "jpeg": JPEG, "jpe": JPEG, "jfif": JPEG, "png": PNG, "gif": GIF, "webp": WEBP, "pdf": PDF}
+CLAIMED_BY_TYPE = {
+    "image/jpeg": JPEG, "image/jpg": JPEG, "image/pjpeg": JPEG, "image/png": PNG, "image/gif": GIF,
+    "image/webp": WEBP, "application/pdf": PDF,
+}
+
+
+def sniff(head: bytes) -> FileType | None:
+    """The type the first bytes of a file announce, or None when it is none we accept."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return JPEG
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return PNG
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return GIF
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return WEBP
+    if head.startswith(b"%PDF-"):
+        return PDF
+    return None
+
+
+def upload_dir() -> Path:
+    return Path(current_app.config["CIVIC_UPLOAD_DIR"])
+
+
+def stored_path(stored_name: str) -> Path:
+    """Where a stored file lives: a two-character shard keeps folders small."""
+    if not STORED_NAME.match(stored_name):
+        raise ValueError(f"not a generated attachment name: {stored_name!r}")
+    return upload_dir() / stored_name[:2] / stored_name
+
+
+def thumbnail_path(stored_name: str) -> Path:
+    path = stored_path(stored_name)
+    return path.with_name(path.stem + THUMBNAIL_SUFFIX)
+
+
+def clean_filename(name: str | None) -> str:
+    """The original name as display text: no folders, no control characters, a sane length."""
+    name = unicodedata.normalize("NFC", name or "")
+    name = re.split(r"[/\\]", name)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = re.sub(r'["<>:|?*]', "_", name).strip().strip(".").strip()
+    if len(name) > MAX_NAME:
+        stem, dot, ext = name.rpartition(".")
+        ext = ext[:16] if dot else ""
+        name = (stem if dot else name)[: MAX_NAME - len(ext) - 1] + (f".{ext}" if ext else "")
+    return name or "attachment"
+
+
+def download_name(attachment: Attachment) -> str:
+    """A safe name to save the file under: the original stem with the extension of what it really is."""
+    stem = clean_filename(attachment.original_name).rsplit(".", 1)[0] or "attachment"
+    return f"{stem[:100]}.{attachment.stored_name.rsplit('.', 1)[-1]}"
+
+
+def _human_size(n: int) -> str:
+    return f"{n / (1024 * 1024):.0f} MB" if n >= 1024 * 1024 else f"{max(1, n // 1024)} KB"
+
+
+def _read_limited(stream: IO[bytes], limit: int) -> bytes:
+    """Read at most ``limit`` bytes in chunks; refuse (without reading on) once over it."""
+    buf = io.BytesIO()
+    while chunk := stream.read(CHUNK):
+        buf.write(chunk)
+        if buf.tell() > limit:
+            raise CaseError({"file": [gettext("is larger than the limit of %(limit)s", limit=_human_size(limit))]})
+    if buf.tell() == 0:
+        raise CaseError({"file": [gettext("is empty")]})
+    return buf.getvalue()
+
+
+def claimed_types(filename: str, declared_type: str | None) -> set[FileType]:
+    """The types a file's name and the browser's Content-Type say it has (often none)."""
+    claims = set()
+    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    if ext in CLAIMED_BY_EXTENSION:
+        claims.add(CLAIMED_BY_EXTENSION[ext])
+    declared = (declared_type or "").split(";")[0].strip().lower()
+    if declared in CLAIMED_BY_TYPE:
+        claims.add(CLAIMED_BY_TYPE[declared])
+    return claims
+
+
+def _refuse_type(filename: str, claims: set[FileType], kind: FileType | None = None, damaged: bool = False) -> CaseError:
+    claimed = " / ".join(sorted(t.label for t in claims))
+    if damaged:
+        msg = gettext("'%(name)s' starts like a %(type)s file but is damaged or is not one", name=filename, type=kind.label)
+    elif claims and kind is None:
+        msg = gettext("'%(name)s' says it is a %(claimed)s file, but its content is not", name=filename, claimed=claimed)
+    elif claims:
+        msg = gettext(
+            "'%(name)s' says it is a %(claimed)s file, but its content is %(actual)s: rename it or send the right file",
+            name=filename, claimed=claimed, actual=kind.label,
+        )
+    else:
+        msg = gettext("'%(name)s' is not a supported file: send a JPEG, PNG, GIF or WebP photo, or a PDF document", name=filename)
+    return CaseError({"file": [msg]})
+
+
+@dataclass
+class _Prepared:
+    kind: FileType
+    data: bytes
+    thumbnail: bytes | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+def _open_image(data: bytes, kind: FileType) -> Image.Image:
+    """Open with Pillow as exactly the sniffed format; decompression bombs are refused, not warned about."""
+    img = Image.open(io.BytesIO(data), formats=[kind.pil_format])
+    if img.width * img.height * getattr(img, "n_frames", 1) > Image.MAX_IMAGE_PIXELS:
+        raise Image.DecompressionBombError("too many pixels")
+    return img
+
+
+def _clean_frame(frame: Image.Image, transpose: Image.Transpose | None) -> Image.Image:
+    """A copy of the pixels, turned upright, with only harmless metadata (see KEPT_INFO)."""
+    out = frame.transpose(transpose) if transpose is not None else frame.copy()
+    out.info = {k: v for k, v in frame.info.items() if k in KEPT_INFO}
+    return out
+
+
+def _encode(img: Image.Image, kind: FileType) -> tuple[bytes, Image.Image]:
+    """Re-encode without EXIF/XMP/comments, the EXIF orientation applied to the pixels.
+
+    Returns the new file and its first frame (upright), from which the thumbnail is made.
+    """
+    orientation = img.getexif().get(ExifTags.Base.Orientation, 1)
+    transpose = ORIENTATIONS.get(orientation)
+    frames = [_clean_frame(f, transpose) for f in ImageSequence.Iterator(img)]
+    first = frames[0]
+    options: dict[str, Any] = {k: v for k, v in first.info.items() if k in ("icc_profile", "transparency")}
+    out = io.BytesIO()
+    if kind is JPEG:
+        if first.mode not in ("RGB", "L", "CMYK"):
+            first = first.convert("RGB")
+        first.save(out, "JPEG", quality=90, optimize=True, **options)
+    elif kind is PNG:
+        first.save(out, "PNG", optimize=True, **options)
+    elif len(frames) > 1:  # animated GIF or WebP: keep the animation, lose the metadata
+        durations = [f.info.get("duration", 100) for f in frames]
+        first.save(out, kind.pil_format, save_all=True, append_images=frames[1:], duration=durations, loop=img.info.get("loop", 0), **options)
+    elif kind is WEBP:
+        first.save(out, "WEBP", quality=90, **options)
+    else:
+        first.save(out, kind.pil_format, **options)
+    return out.getvalue(), first
+
+
+def _thumbnail(upright: Image.Image) -> bytes:
+    """A small JPEG (transparency flattened onto white), at most THUMBNAIL_SIZE on each side."""
+    thumb = upright.copy()
+    thumb.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+    if thumb.mode in ("RGBA", "LA", "P", "PA", "La"):
+        thumb = thumb.convert("RGBA")
+        flat = Image.new("RGB", thumb.size, "white")
+        flat.paste(thumb, mask=thumb.getchannel("A"))
+        thumb = flat
+    elif thumb.mode != "RGB":
+        thumb = thumb.convert("RGB")
+    out = io.BytesIO()
+    thumb.save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+def _prepare(data: bytes, filename: str, declared_type: str | None) -> _Prepared:
+    """Check the bytes are what they claim; for images, the cleaned file and its thumbnail."""
+    kind = sniff(data[:16])
+    claims = claimed_types(filename, declared_type)
+    if kind is None or (claims and kind not in claims):
+        raise _refuse_type(filename, claims, kind)
+    if kind is PDF:
+        return _Prepared(PDF, data)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with _open_image(data, kind) as probe:
+                probe.verify()
+            with _open_image(data, kind) as img:
+                img.load()
+                encoded, upright = _encode(img, kind)
+                thumbnail = _thumbnail(upright)
+        with Image.open(io.BytesIO(encoded)) as stored:
+            width, height = stored.size
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise CaseError({"file": [gettext("'%(name)s' has too many pixels to be a photo we can safely open", name=filename)]})
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
+        raise _refuse_type(filename, claims, kind, damaged=True)
+    return _Prepared(kind, encoded, thumbnail, width, height)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write to a temp file in the same folder, then rename over: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _remove(*paths: Path) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def store_attachment(
+    session: Session,
+    case: Case,
+    stream_or_filestorage: Any,
+    filename: str | None,
+    actor: Actor,
+    public: bool = False,
+) -> Attachment:
+    """Check, clean and store a photo or document on the case, with its timeline entry.
+
+    Raises CaseError({"file": [...]}) for a file of the wrong type, an empty one or one over
+    ``CIVIC_UPLOAD_MAX_BYTES``; in that case nothing is written to disk or database.
+    """
+    stream = getattr(stream_or_filestorage, "stream", stream_or_filestorage)
+    declared_type = getattr(stream_or_filestorage, "mimetype", None)
+    if filename is None:
+        filename = getattr(stream_or_filestorage, "filename", None)
+    display_name = clean_filename(filename)
+    data = _read_limited(stream, int(current_app.config["CIVIC_UPLOAD_MAX_BYTES"]))
+    prepared = _prepare(data, display_name, declared_type)
+
+    stored_name = f"{uuid.uuid4().hex}.{prepared.kind.extension}"
+    path, thumb_path = stored_path(stored_name), thumbnail_path(stored_name)
+    try:
+        _write_atomically(path, prepared.data)
+        if prepared.thumbnail is not None:
+            _write_atomically(thumb_path, prepared.thumbnail)
+    except BaseException:
+        _remove(path, thumb_path)
+        raise
+
+    try:
+        attachment = Attachment(
+            case=case,
+            original_name=display_name,
+            stored_name=stored_name,
+            content_type=prepared.kind.content_type,
+            size=len(prepared.data),
+            sha256=hashlib.sha256(prepared.data).hexdigest(),
+            width=prepared.width,
+            height=prepared.height,
+            has_thumbnail=prepared.thumbnail is not None,
+            public=bool(public),
+            uploaded_by_id=actor.user_id,
+            created_at=utcnow(),
+        )
+        session.add(attachment)
+        session.flush()
+        session.add(
+            CaseEvent(
+                case=case, kind="attachment_added", actor_id=actor.user_id, actor_label=actor.label,
+                body=display_name, public=attachment.public, created_at=attachment.created_at,
+                data={"attachment_id": attachment.id, "name": display_name, "content_type": attachment.content_type, "size": attachment.size},
+            )
+        )
+        case.updated_at = attachment.created_at
+        session.commit()
+    except BaseException:
+        session.rollback()
+        _remove(path, thumb_path)
+        raise
+    current_app.extensions["civic"].pm.hook.case_updated(case=case, changes={"attachment": (None, display_name)})
+    return attachment
