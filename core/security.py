@@ -1,6 +1,7 @@
 """Who may see which cases: department scoping, enforced in every view and API query."""
 from __future__ import annotations
 
+from flask import g, has_request_context
 from flask_appbuilder.models.filters import BaseFilter
 from flask_login import current_user
 from sqlalchemy import false, select
@@ -11,8 +12,17 @@ from core.models import Case, department_staff
 ALL_CASES_ROLES = frozenset({"Admin", "Dispatcher"})
 
 
+def acting_user():
+    """The signed-in user: the browser session's, or under JWT the token's (FAB puts it on ``g.user``)."""
+    if has_request_context():
+        token_user = getattr(g, "user", None)
+        if token_user is not None and getattr(token_user, "is_authenticated", False):
+            return token_user
+    return current_user
+
+
 def role_names(user=None) -> set[str]:
-    user = user if user is not None else current_user
+    user = user if user is not None else acting_user()
     if user is None or not getattr(user, "is_authenticated", False):
         return set()
     return {r.name for r in user.roles}
@@ -24,13 +34,13 @@ def sees_all_cases(user=None) -> bool:
 
 def user_department_ids(user=None):
     """A subquery of the departments the user works for."""
-    user = user if user is not None else current_user
+    user = user if user is not None else acting_user()
     return select(department_staff.c.department_id).where(department_staff.c.user_id == user.id)
 
 
 def case_scope(user=None):
     """A WHERE clause on Case that keeps only the cases the user may see."""
-    user = user if user is not None else current_user
+    user = user if user is not None else acting_user()
     if user is None or not getattr(user, "is_authenticated", False):
         return false()
     if sees_all_cases(user):
@@ -39,7 +49,7 @@ def case_scope(user=None):
 
 
 def can_see_case(case: Case, user=None) -> bool:
-    user = user if user is not None else current_user
+    user = user if user is not None else acting_user()
     if not getattr(user, "is_authenticated", False):
         return False
     if sees_all_cases(user):

@@ -3,4 +3,7 @@ from __future__ import annotations
 
 
 def core_apis() -> list[type]:
-    return []
+    from core.api.cases import CaseApi
+    from core.api.catalog import DepartmentApi, ServiceTypeApi
+
+    return [CaseApi, ServiceTypeApi, DepartmentApi]
