@@ -6,7 +6,7 @@ that wants other case numbers or smarter routing writes one hookimpl.
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from core.hookspecs import hookimpl
@@ -22,6 +22,8 @@ def next_number(session, prefix: str, year: int) -> int:
             .where(CaseSequence.prefix == prefix, CaseSequence.year == year)
             .values(last=CaseSequence.last + 1)
             .returning(CaseSequence.last)
+            # No need to scan the session's objects for a CaseSequence to refresh (that scan grows with the session).
+            .execution_options(synchronize_session=False)
         )
         number = session.execute(stmt).scalar()
         if number is not None:
@@ -66,7 +68,7 @@ def route_case(case, session):
 
 # Roles as data: (view-name regex, permission regex).  FAB checks them in memory.
 _READ = "can_list|can_show|can_get|can_info|menu_access"
-_CASE_VIEWS = "CaseView|CaseApi|CaseEventView|AttachmentView|DashboardView|Cases"
+_CASE_VIEWS = "CaseView|CaseApi|CaseEventView|AttachmentView|DashboardView|Dashboard|Cases"
 _CATALOG = "DepartmentView|ServiceTypeView|TagView|ServiceTypeApi|DepartmentApi|Catalog"
 
 
@@ -96,6 +98,7 @@ def register_roles():
             "Field crew",
             (
                 (_CASE_VIEWS, "can_list|can_show|can_get|can_act|can_download|can_info|menu_access"),
+                ("ServiceTypeApi|DepartmentApi", "can_get|can_info"),
                 ("UserInfoEditView|UtilView|ResetMyPasswordView", ".*"),
             ),
         ),

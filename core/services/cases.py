@@ -33,6 +33,9 @@ from core.models.base import utcnow
 from core.services.attributes import validate_attributes
 
 MAX_DESCRIPTION = 4000
+# Column sizes of the Case table: every channel gets a field error, never a database error.
+TEXT_LIMITS = {"address": 300, "address_id": 64, "zipcode": 10, "zone": 50,
+               "contact_name": 200, "contact_email": 254, "contact_phone": 40}
 
 
 class CaseError(Exception):
@@ -154,6 +157,11 @@ def create_case(
     if priority not in PRIORITIES:
         errors["priority"] = [f"must be one of: {', '.join(PRIORITIES)}"]
     lat, long = _check_location(lat, long, errors)
+    for name, value in (("address", address), ("address_id", address_id), ("zipcode", zipcode), ("zone", zone),
+                        ("contact_name", contact_name), ("contact_email", contact_email), ("contact_phone", contact_phone)):
+        limit = TEXT_LIMITS[name]
+        if value is not None and len(str(value)) > limit:
+            errors[name] = [f"is {len(str(value))} characters long; the limit is {limit}"]
     clean_attrs: dict[str, Any] = {}
     if service is not None:
         try:
@@ -196,8 +204,13 @@ def create_case(
     # The reference is taken last: the sequence row stays locked only until the commit.
     case.reference = pm.hook.case_reference(case=case, session=session)
     session.add(case)
-    session.add(_event(case, "created", actor, public=True, channel=channel))
-    session.add(_event(case, "routed", actor, rule=decision.rule, department=department.code))
+    # The timeline starts when the case does (an import or the demo may pass an earlier created_at).
+    for ev in (
+        _event(case, "created", actor, public=True, channel=channel),
+        _event(case, "routed", actor, rule=decision.rule, department=department.code),
+    ):
+        ev.created_at = now
+        session.add(ev)
     if commit:
         session.commit()
         pm.hook.case_created(case=case)
@@ -284,6 +297,31 @@ def add_note(session: Session, case: Case, body: str, actor: Actor, public: bool
     return ev
 
 
+def reroute(session: Session, case: Case, department: Department | None, actor: Actor, reason: str, expected_version: Any = None) -> Case:
+    """Send the case to another department; the reason goes on the timeline (staff only)."""
+    if expected_version is not None:
+        check_version(case, expected_version)
+    reason = (reason or "").strip()
+    errors: dict[str, list[str]] = {}
+    if department is None or not department.active:
+        errors["department"] = ["choose an active department"]
+    elif department.id == case.department_id:
+        errors["department"] = [f"the case is already with {department.code}"]
+    if not reason:
+        errors["reason"] = ["say why the case goes to another department"]
+    elif len(reason) > MAX_DESCRIPTION:
+        errors["reason"] = [f"is {len(reason)} characters long; the limit is {MAX_DESCRIPTION}"]
+    if errors:
+        raise CaseError(errors)
+    old = case.department.code
+    case.department = department
+    case.updated_at = utcnow()
+    session.add(_event(case, "department_changed", actor, body=reason, old=old, new=department.code))
+    session.commit()
+    _pm().hook.case_updated(case=case, changes={"department": (old, department.code)})
+    return case
+
+
 TRACKED_FIELDS = ("description", "priority", "address", "zipcode", "lat", "long", "zone", "department_id")
 
 
@@ -305,7 +343,14 @@ def record_edit(session: Session, case: Case, actor: Actor) -> dict[str, tuple[A
         old_d, new_d = session.get(Department, old), session.get(Department, new)
         session.add(_event(case, "department_changed", actor, old=old_d.code if old_d else None, new=new_d.code if new_d else None))
         changes["department"] = (old_d.code if old_d else None, new_d.code if new_d else None)
-    plain = {k: v for k, v in changes.items() if k != "department"}
+    tag_history = state.attrs["tags"].history
+    if tag_history.has_changes():
+        old_tags = sorted(t.name for t in (*tag_history.unchanged, *tag_history.deleted))
+        new_tags = sorted(t.name for t in (*tag_history.unchanged, *tag_history.added))
+        if old_tags != new_tags:
+            session.add(_event(case, "tagged", actor, old=old_tags, new=new_tags))
+            changes["tags"] = (old_tags, new_tags)
+    plain = {k: v for k, v in changes.items() if k not in ("department", "tags")}
     if plain:
         session.add(_event(case, "updated", actor, fields={k: [_j(o), _j(n)] for k, (o, n) in plain.items()}))
     if changes:

@@ -1,14 +1,14 @@
 """Staff screens for resident and business accounts."""
 from __future__ import annotations
 
-from flask_appbuilder import ModelView
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 
+from core.views.base import CivicModelView
 from core.models import Account
 
 
-class AccountView(ModelView):
+class AccountView(CivicModelView):
     datamodel = SQLAInterface(Account)
     list_title = _l("Accounts")
     show_title = _l("Account")

@@ -1,26 +1,302 @@
-"""Staff screens for cases, scoped to what each user may see."""
+"""Staff screens for cases: the scoped list, the case page and its actions, edit, and the two-step new case.
+
+Department scoping is the base filter ``CaseScopeFilter``: every lookup here
+(list, show, edit, act) goes through it, so a case of another department is a
+404 whatever the URL.  Every change goes through ``core.services.cases`` and
+carries the version the user saw; a stale version is refused, nothing written.
+"""
 from __future__ import annotations
 
-from flask_appbuilder import ModelView
+from datetime import datetime, timezone
+from itertools import groupby
+from typing import Any, Callable
+from zoneinfo import ZoneInfo
+
+from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask_appbuilder import expose
+from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.models.sqla.filters import SQLAFilterConverter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.decorators import has_access
+from flask_appbuilder.security.sqla.models import Role
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from jinja2 import TemplateNotFound
+from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
+from wtforms import HiddenField, SelectField, TextAreaField
+from wtforms.validators import Length
 
-from core.models import Case
-from core.security import CaseScopeFilter
+from core.extensions import db
+from core.views.base import CivicModelView
+from core.forms import apply_case_errors, attribute_values, new_case_form_class, split_tags
+from core.models import CHANNELS, EVENT_KINDS, PRIORITIES, STATUSES, TRANSITIONS, Case, CaseEvent, Department, ServiceType, User
+from core.models.base import utcnow
+from core.security import CaseScopeFilter, can_see_case
+from core.services import cases as case_service
+from core.services.cases import MAX_DESCRIPTION, Actor, CaseError, ConflictError
+
+# Labels of the fields a CaseError may name (service messages are prefixed with them).
+FIELD_LABELS = {
+    "body": _l("Note"), "note": _l("Note"), "status": _l("Status"), "assignee": _l("Assignee"),
+    "department": _l("Department"), "reason": _l("Reason"), "tags": _l("Tags"), "version": _l("Version"),
+    "action": _l("Action"), "service": _l("Service"),
+}
 
 
-class CaseView(ModelView):
-    datamodel = SQLAInterface(Case)
+# ---------------------------------------------------------------- display helpers
+
+def status_label(code: str):
+    return STATUSES[code][0] if code in STATUSES else code
+
+
+def priority_label(code: str):
+    return PRIORITIES.get(code, code)
+
+
+def channel_label(code: str):
+    return CHANNELS.get(code, code)
+
+
+def city_timezone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["CIVIC_TIMEZONE"])
+
+
+def local_time(value: datetime | None) -> str:
+    """A naive-UTC timestamp from the database, shown in the city's time zone."""
+    if value is None:
+        return ""
+    return value.replace(tzinfo=timezone.utc).astimezone(city_timezone()).strftime("%Y-%m-%d %H:%M")
+
+
+def user_label(user) -> str:
+    if user is None:
+        return ""
+    name = " ".join(p for p in (user.first_name, user.last_name) if p and p not in ("-", user.username))
+    return f"{name} ({user.username})" if name else user.username
+
+
+def conflict_message(expected: int, current: int) -> str:
+    return gettext(
+        "This case was changed by someone else while you had it open (you saw version %(expected)s, it is now "
+        "version %(current)s). Nothing was saved: reload the case and apply your change again.",
+        expected=expected, current=current,
+    )
+
+
+def flash_case_errors(exc: CaseError) -> None:
+    for field, messages in exc.errors.items():
+        for message in messages:
+            flash(gettext("%(field)s: %(message)s", field=FIELD_LABELS.get(field, field), message=message), "danger")
+
+
+# ---------------------------------------------------------------- list: filters and query
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+class FilterCaseText(BaseFilter):
+    """One free-text box over reference, description and address."""
+
+    name = _l("Reference, description or address contains")
+    arg_name = "case_text"
+
+    def apply(self, query, value):
+        text = (value or "").strip()
+        if not text:
+            return query
+        pattern = _like(text)
+        return query.filter(or_(*(col.ilike(pattern, escape="\\") for col in (Case.reference, Case.description, Case.address))))
+
+
+class CaseFilterConverter(SQLAFilterConverter):
+    """FAB's filters, plus the free-text search offered first on the reference column."""
+
+    def convert(self, col_name):
+        filters = super().convert(col_name) or []
+        if col_name == "reference":
+            return [FilterCaseText(col_name, self.datamodel)] + filters
+        return filters
+
+
+class CaseInterface(SQLAInterface):
+    """Case queries: the assignees of a page are loaded in one extra query, never one per row."""
+
+    filter_converter_class = CaseFilterConverter
+
+    def apply_all(self, query, *args, **kwargs):
+        return super().apply_all(query, *args, **kwargs).options(selectinload(Case.assignee))
+
+    def get_related_interface(self, col_name: str) -> SQLAInterface:
+        return SQLAInterface(self.get_related_model(col_name))
+
+
+def case_list_url(**equals: Any) -> str:
+    """The case list filtered on equal values, e.g. ``case_list_url(status="new", department=3)``."""
+    filters = CaseView.datamodel.get_filters(CaseView.search_columns).get_search_filters()
+    args = {}
+    for column, value in equals.items():
+        index = next(i for i, f in enumerate(filters[column]) if f.arg_name in ("eq", "rel_o_m"))
+        args[f"_flt_{index}_{column}"] = value
+    return url_for("CaseView.list", **args)
+
+
+# ---------------------------------------------------------------- the case page
+
+def attribute_rows(case: Case) -> list[tuple[str, str]]:
+    """(label, shown value) for each attribute: labels are the service's descriptions, list keys shown by name."""
+    values = dict(case.attributes or {})
+    rows = []
+    for defn in sorted(case.service_type.attributes or [], key=lambda d: d.get("order") or 0):
+        code = defn["code"]
+        if code not in values:
+            continue
+        value = values.pop(code)
+        names = {v["key"]: v.get("name") or v["key"] for v in defn.get("values", [])}
+        if isinstance(value, list):
+            shown = ", ".join(str(names.get(v, v)) for v in value)
+        elif defn.get("datatype") == "datetime" and isinstance(value, str):
+            shown = value.replace("T", " ")[:16]
+        elif isinstance(value, float):
+            shown = f"{value:g}"
+        else:
+            shown = str(names.get(value, value))
+        rows.append((defn.get("description") or code, shown))
+    rows.extend((code, str(value)) for code, value in values.items())  # no longer in the catalog
+    return rows
+
+
+def event_summary(event: CaseEvent) -> str:
+    """What changed, from the event's data (the body is shown separately)."""
+    data = event.data or {}
+    if event.kind == "status_changed":
+        return f"{status_label(data.get('old'))} → {status_label(data.get('new'))}"
+    if event.kind in ("assigned", "department_changed", "tagged"):
+        old, new = data.get("old"), data.get("new")
+        fmt = lambda v: ", ".join(v) if isinstance(v, list) else (v or "—")  # noqa: E731
+        return f"{fmt(old)} → {fmt(new)}"
+    if event.kind == "routed":
+        return f"{data.get('department', '')} ({data.get('rule', '')})"
+    if event.kind == "created":
+        return str(channel_label(data.get("channel", "")))
+    if event.kind == "updated":
+        return ", ".join(sorted(data.get("fields", {})))
+    return ""
+
+
+def assignable_users(case: Case) -> list[User]:
+    """Active staff of the case's department, plus the dispatchers."""
+    users = {u.id: u for u in case.department.staff if u.active}
+    dispatchers = select(User).join(User.roles).where(Role.name == "Dispatcher", User.active.is_(True))
+    for user in db.session.scalars(dispatchers):
+        users.setdefault(user.id, user)
+    return sorted(users.values(), key=lambda u: user_label(u).lower())
+
+
+def _template_exists(name: str) -> bool:
+    try:
+        current_app.jinja_env.get_template(name)
+    except TemplateNotFound:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------- actions on the case page
+
+def _add_note(public: bool) -> Callable[[Case, Any, Actor], str]:
+    def act(case: Case, form, actor: Actor) -> str:
+        case_service.add_note(db.session, case, form.get("body", ""), actor, public=public)
+        return gettext("Public note added.") if public else gettext("Internal note added.")
+
+    return act
+
+
+def _change_status(case: Case, form, actor: Actor) -> str:
+    new, note = form.get("status", ""), (form.get("note") or "").strip()
+    if len(note) > MAX_DESCRIPTION:
+        raise CaseError({"note": [f"is {len(note)} characters long; the limit is {MAX_DESCRIPTION}"]})
+    case_service.change_status(db.session, case, new, actor, note=note)
+    return gettext("Status changed to %(status)s.", status=status_label(new))
+
+
+def _assign(case: Case, form, actor: Actor) -> str:
+    wanted = form.get("assignee", "")
+    user = None
+    if wanted:
+        user = {str(u.id): u for u in assignable_users(case)}.get(wanted)
+        if user is None:
+            raise CaseError({"assignee": ["choose a member of the case's department or a dispatcher"]})
+    case_service.assign(db.session, case, user, actor)
+    return gettext("Assigned to %(name)s.", name=user_label(user)) if user else gettext("Nobody is assigned now.")
+
+
+def _reroute(case: Case, form, actor: Actor) -> str:
+    wanted = form.get("department", "")
+    department = db.session.get(Department, int(wanted)) if wanted.isdigit() and len(wanted) < 10 else None
+    case_service.reroute(db.session, case, department, actor, form.get("reason", ""))
+    return gettext("Sent to %(department)s.", department=department.name)
+
+
+def _set_tags(case: Case, form, actor: Actor) -> str:
+    case_service.set_tags(db.session, case, split_tags(form.get("tags")), actor)
+    return gettext("Tags saved.")
+
+
+ACTIONS: dict[str, Callable[[Case, Any, Actor], str]] = {
+    "internal_note": _add_note(public=False),
+    "public_note": _add_note(public=True),
+    "status": _change_status,
+    "assign": _assign,
+    "reroute": _reroute,
+    "tags": _set_tags,
+}
+
+
+# Actions that only add to the timeline: a colleague's change in between does not make them stale.
+APPEND_ONLY_ACTIONS = frozenset({"internal_note", "public_note"})
+
+
+class EditRefused(Exception):
+    """Raised from pre_update: FAB flashes the message and writes nothing."""
+
+
+# ---------------------------------------------------------------- the view
+
+class CaseView(CivicModelView):
+    """Cases as staff work them: list and edit are FAB's; the case page and new case are our own templates."""
+
+    datamodel = CaseInterface(Case)
     base_filters = [["id", CaseScopeFilter, None]]
+    # No delete: a case is closed, never removed.  "act" is the case page's action endpoint.
+    base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_act"]
     list_title = _l("Cases")
     show_title = _l("Case")
+    add_title = _l("New case")
+    edit_title = _l("Edit case")
     list_columns = ["reference", "service_type", "status", "priority", "department", "assignee", "channel", "address", "created_at", "expected_at"]
-    search_columns = ["reference", "status", "department", "service_type", "tags", "channel", "priority", "created_at", "description", "address"]
-    show_columns = ["reference", "service_type", "status", "priority", "channel", "department", "assignee", "description", "address", "tags", "created_at", "expected_at", "closed_at"]
-    edit_columns = ["description", "priority", "address", "zipcode", "lat", "long", "zone", "tags"]
-    base_permissions = ["can_list", "can_show", "can_edit"]
+    search_columns = ["reference", "status", "department", "service_type", "tags", "channel", "priority", "created_at"]
+    search_form_extra_fields = {
+        "status": SelectField(_l("Status"), choices=[(code, label) for code, (label, _) in STATUSES.items()]),
+        "priority": SelectField(_l("Priority"), choices=list(PRIORITIES.items())),
+        "channel": SelectField(_l("Channel"), choices=list(CHANNELS.items())),
+    }
+    order_columns = ["reference", "status", "priority", "channel", "created_at", "expected_at"]
+    add_columns = ["description"]  # FAB's add form is replaced by the two-step form below
+    edit_columns = ["description", "priority", "address", "zipcode", "lat", "long", "zone", "tags", "expected_version"]
+    edit_form_extra_fields = {
+        "description": TextAreaField(_l("Description"), validators=[Length(max=MAX_DESCRIPTION)]),
+        "priority": SelectField(_l("Priority"), choices=list(PRIORITIES.items())),
+        "expected_version": HiddenField(),
+    }
     base_order = ("created_at", "desc")
     page_size = 25
+    formatters_columns = {
+        "status": status_label, "priority": priority_label, "channel": channel_label,
+        "created_at": local_time, "expected_at": local_time, "assignee": user_label, "address": lambda v: v or "",
+    }
     label_columns = {
         "reference": _l("Reference"), "service_type": _l("Service"), "status": _l("Status"),
         "priority": _l("Priority"), "department": _l("Department"), "assignee": _l("Assignee"),
@@ -29,3 +305,156 @@ class CaseView(ModelView):
         "tags": _l("Tags"), "zipcode": _l("ZIP code"), "lat": _l("Latitude"), "long": _l("Longitude"),
         "zone": _l("Zone"),
     }
+    database_error_message = _l(
+        "The case was not saved: someone else changed it at the same moment, or the database refused the change. "
+        "Reload the case and try again."
+    )
+
+    def _case_or_404(self, pk) -> Case:
+        """The case if it exists and lies in the user's scope; 404 otherwise (no hint which)."""
+        try:
+            case_id = int(pk)
+        except (TypeError, ValueError):
+            abort(404)
+        if not 0 < case_id < 2**63:  # beyond BIGINT: no such case, and no database error either
+            abort(404)
+        case = self.datamodel.get(case_id, self._base_filters)
+        if case is None:
+            abort(404)
+        return case
+
+    # ---- case page
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        case = self._case_or_404(pk)
+        sm = self.appbuilder.sm
+        can_act = sm.has_access("can_act", self.class_permission_name)
+        departments = []
+        if can_act:
+            departments = db.session.scalars(
+                select(Department).where(Department.active.is_(True), Department.id != case.department_id).order_by(Department.name)
+            ).all()
+        panels = current_app.extensions["civic"].pm.flatten("case_panels", case=case)
+        return self.render_template(
+            "civic/case_show.html",
+            title=case.reference,
+            case=case,
+            attributes=attribute_rows(case),
+            events=sorted(case.events, key=lambda e: (e.created_at, e.id)),
+            event_kinds=EVENT_KINDS,
+            event_summary=event_summary,
+            panels=sorted(panels, key=lambda p: p.order),
+            transitions=[(code, status_label(code)) for code in TRANSITIONS.get(case.status, ())],
+            assignees=assignable_users(case) if can_act else [],
+            departments=departments,
+            can_act=can_act,
+            can_edit=sm.has_access("can_edit", self.class_permission_name),
+            attachments_include=_template_exists("civic/case_attachments.html"),
+            attachment_routes="AttachmentView.download" in current_app.view_functions,
+            status_label=status_label, priority_label=priority_label, channel_label=channel_label,
+            local_time=local_time, user_label=user_label, now_utc=utcnow(),
+        )
+
+    @expose("/act/<pk>", methods=["POST"])
+    @has_access
+    def act(self, pk):
+        """Every action of the case page: one POST, CSRF-checked, carrying the version the user saw."""
+        case = self._case_or_404(pk)
+        back = redirect(url_for(".show", pk=case.id))
+        handler = ACTIONS.get(request.form.get("action", ""))
+        if handler is None:
+            flash(gettext("%(field)s: %(message)s", field=FIELD_LABELS["action"], message=gettext("unknown action")), "danger")
+            return back
+        try:
+            if request.form.get("action") not in APPEND_ONLY_ACTIONS:  # a note overwrites nothing
+                case_service.check_version(case, request.form.get("version"))
+            message = handler(case, request.form, Actor.of(current_user))
+        except ConflictError as exc:
+            text = conflict_message(exc.expected, exc.case.version)
+            db.session.rollback()
+            flash(text, "danger")
+        except StaleDataError:  # changed between our read and our write
+            db.session.rollback()
+            flash(conflict_message(request.form.get("version"), db.session.get(Case, case.id).version), "danger")
+        except CaseError as exc:
+            db.session.rollback()
+            flash_case_errors(exc)
+        else:
+            flash(message, "success")
+            if not can_see_case(case):
+                flash(gettext("Case %(reference)s is no longer in your departments.", reference=case.reference), "info")
+                return redirect(url_for(".list"))
+        return back
+
+    # ---- edit
+
+    @expose("/edit/<pk>", methods=["GET", "POST"])
+    @has_access
+    def edit(self, pk):
+        """FAB's edit form, after the same 404 for a malformed, unknown or out-of-scope id as the case page."""
+        self._case_or_404(pk)
+        return super().edit(pk)
+
+    def prefill_form(self, form, pk):
+        form.expected_version.data = db.session.get(Case, pk).version
+
+    def pre_update(self, item):
+        try:
+            case_service.check_version(item, request.form.get("expected_version"))
+        except ConflictError as exc:
+            text = conflict_message(exc.expected, exc.case.version)
+            db.session.rollback()
+            raise EditRefused(text) from None
+        except CaseError as exc:
+            db.session.rollback()
+            raise EditRefused(gettext("%(field)s: %(message)s", field=FIELD_LABELS["version"], message=exc.errors["version"][0])) from None
+        g.civic_case_changes = case_service.record_edit(db.session, item, Actor.of(current_user))
+
+    def post_update(self, item):
+        changes = g.pop("civic_case_changes", None)
+        if changes:
+            current_app.extensions["civic"].pm.hook.case_updated(case=item, changes=changes)
+
+    # ---- new case: pick a service, then its form
+
+    @expose("/add", methods=["GET", "POST"])
+    @has_access
+    def add(self):
+        code = request.args.get("service", "")
+        service = None
+        if code:
+            service = db.session.scalar(select(ServiceType).where(ServiceType.code == code, ServiceType.active.is_(True)))
+            if service is None:
+                flash(gettext("%(field)s: %(message)s", field=FIELD_LABELS["service"], message=gettext("unknown service")), "danger")
+        if service is None:
+            services = db.session.scalars(
+                select(ServiceType).where(ServiceType.active.is_(True)).order_by(ServiceType.group, ServiceType.name)
+            ).all()
+            groups = [(group, list(items)) for group, items in groupby(services, key=lambda s: s.group)]
+            return self.render_template("civic/case_pick_service.html", title=self.add_title, groups=groups)
+
+        form = new_case_form_class(service.attributes)()
+        if form.validate_on_submit():
+            try:
+                case = case_service.create_case(
+                    db.session,
+                    service_code=service.code,
+                    attributes=attribute_values(form, service.attributes),
+                    actor=Actor.of(current_user),
+                    **form.case_values(),
+                )
+            except CaseError as exc:
+                db.session.rollback()
+                for message in apply_case_errors(form, exc.errors):
+                    flash(message, "danger")
+            else:
+                flash(gettext("Case %(reference)s created.", reference=case.reference), "success")
+                if can_see_case(case):
+                    return redirect(url_for(".show", pk=case.id))
+                flash(gettext("It was routed to %(department)s, outside your departments.", department=case.department.name), "info")
+                return redirect(url_for(".list"))
+        elif request.method == "POST":
+            flash(gettext("The case was not created: correct the marked fields."), "danger")
+        return self.render_template("civic/case_add.html", title=self.add_title, form=form, service=service)

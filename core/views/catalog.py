@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 
-from flask_appbuilder import ModelView
 from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
@@ -12,6 +11,7 @@ from wtforms import TextAreaField
 from wtforms.validators import ValidationError as FieldError
 
 from core.config import AttributeSchema, flatten_errors
+from core.views.base import CivicModelView
 from core.models import Department, ServiceType, Tag
 
 
@@ -43,7 +43,7 @@ def valid_attribute_definitions(form, field) -> None:
         raise FieldError(str(exc))
 
 
-class DepartmentView(ModelView):
+class DepartmentView(CivicModelView):
     datamodel = SQLAInterface(Department)
     list_title = _l("Departments")
     show_title = _l("Department")
@@ -62,7 +62,7 @@ class DepartmentView(ModelView):
     }
 
 
-class ServiceTypeView(ModelView):
+class ServiceTypeView(CivicModelView):
     datamodel = SQLAInterface(ServiceType)
     list_title = _l("Services")
     show_title = _l("Service")
@@ -107,7 +107,7 @@ class ServiceTypeView(ModelView):
         self._apply_attributes(item)
 
 
-class TagView(ModelView):
+class TagView(CivicModelView):
     datamodel = SQLAInterface(Tag)
     list_title = _l("Tags")
     list_columns = ["name"]

@@ -72,6 +72,8 @@ def test_multivaluelist_accepts_a_single_plain_value(session):
         ({"lat": "91", "long": "0"}, "lat"),
         ({"lat": "29.5"}, "long"),
         ({"channel": "fax"}, "channel"),
+        ({"zipcode": "3" * 11}, "zipcode"),
+        ({"address": "1 Main St " * 40}, "address"),
     ],
 )
 def test_bad_input_is_refused_naming_the_field_and_nothing_is_stored(session, kwargs, field):

@@ -81,3 +81,11 @@ def test_accounts_without_utility_number_do_not_collide(session):
     session.add_all([Account(name="A. Resident", utility_account_number=""), Account(name="B. Resident", utility_account_number="  ")])
     session.commit()
     assert session.scalars(select(Account.utility_account_number).where(Account.name.in_(["A. Resident", "B. Resident"]))).all() == [None, None]
+
+
+def test_bad_paging_on_any_list_screen_is_a_400_not_a_500(client_for):
+    admin = client_for("admin")
+    for view in ("DepartmentView", "ServiceTypeView", "TagView", "AccountView"):
+        r = admin.get(f"/{view.lower()}/list/?page_{view}=abc&_od_{view}=sideways")
+        assert r.status_code == 400, view
+        assert "Page" in r.get_data(as_text=True)
