@@ -73,8 +73,20 @@ def _plugin_config(config: CityConfig, pm: CivicPluginManager) -> dict[str, dict
     return merged
 
 
+def _roles(pm: CivicPluginManager) -> dict[str, list[list[str]]]:
+    """FAB_ROLES from every plugin; a role named by several plugins gets all their permissions (core first)."""
+    roles: dict[str, list[list[str]]] = {}
+    for role in pm.flatten("register_roles"):
+        perms = roles.setdefault(role.name, [])
+        for v, p in role.permissions:
+            # Anchored, so "CaseView" never grants "CaseViewExport" by accident.
+            pair = [f"^(?:{v})$", f"^(?:{p})$"]
+            if pair not in perms:
+                perms.append(pair)
+    return roles
+
+
 def _flask_settings(config: CityConfig, pm: CivicPluginManager, directory: Path) -> dict[str, Any]:
-    roles = pm.flatten("register_roles")
     translations = [str(PACKAGE_DIR / "translations")] + [str(d) for d in pm.flatten("translation_directories")]
     return {
         "SECRET_KEY": _secret_key(directory),
@@ -88,8 +100,7 @@ def _flask_settings(config: CityConfig, pm: CivicPluginManager, directory: Path)
         "AUTH_USER_REGISTRATION": False,
         "FAB_CREATE_DB": False,  # tables come from migrations (`civic db upgrade`)
         "FAB_UPDATE_PERMS": False,  # roles are data from register_roles, checked in memory
-        # Anchored, so "CaseView" never grants "CaseViewExport" by accident.
-        "FAB_ROLES": {r.name: [[f"^(?:{v})$", f"^(?:{p})$"] for v, p in r.permissions] for r in roles},
+        "FAB_ROLES": _roles(pm),
         "FAB_API_SWAGGER_UI": True,
         "FAB_ADD_SECURITY_API": False,
         "FAB_API_MAX_PAGE_SIZE": 100,

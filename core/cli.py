@@ -63,7 +63,7 @@ def config():
     """Check the city config and load it into the database."""
 
 
-@config.command("check")
+@config.command("check", with_appcontext=False)  # checks --file even when $CIVIC_CONFIG is broken
 @click.option("--file", "path", default=None, help="Config file (default: $CIVIC_CONFIG or the demo city).")
 def config_check(path):
     """Validate the city config: one line per problem, exit status 2 when any."""
@@ -138,6 +138,20 @@ def init():
         click.echo(f"admin: {username} ({'created' if created else 'exists'}; password unchanged)")
 
 
+@cli.command("demo")
+@click.option("--cases", "count", default=3000, show_default=True, type=click.IntRange(0, 100_000), help="How many demo cases to load.")
+def demo(count):
+    """Load the Palm Coast demo: staff, residents and a year of cases (a second run adds nothing)."""
+    from core.demo import load_demo
+
+    try:
+        report = load_demo(count)
+    except (RuntimeError, ValueError) as exc:
+        raise click.ClickException(str(exc))
+    for line in report.lines():
+        click.echo(line)
+
+
 @cli.command("plugins")
 def plugins():
     """List installed plugins: version, enabled or not, requires, hooks implemented."""
@@ -158,7 +172,47 @@ def plugins():
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int, envvar="PORT")
 def serve(host, port):
-    """Serve the app (development server)."""
-    app = _app()
-    click.echo(f"Civic Connect for {app.config['APP_NAME']}: http://{host}:{port}/  (staff sign-in: /login/)")
-    app.run(host=host, port=port, debug=False, use_reloader=False)
+    """Serve the app (Werkzeug's threaded server: fine for a demo, put a WSGI server in front for production)."""
+    from werkzeug.serving import run_simple
+
+    app = _app()._get_current_object()
+    click.echo(f"Civic Connect for {app.config['APP_NAME']}: http://{host}:{port}/  (staff sign-in: http://{host}:{port}/login/)")
+    for line in _login_hints(app):
+        click.echo(f"  {line}")
+    # Not app.run(): Flask ignores it inside a `flask`-style CLI command.
+    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+
+
+def _login_hints(app) -> list[str]:
+    """The admin login (and the demo logins) again, right before the server starts."""
+    import os
+
+    from sqlalchemy.exc import SQLAlchemyError
+    from werkzeug.security import check_password_hash
+
+    from core.demo import login_hint
+    from core.extensions import db as database
+
+    directory = app.extensions["civic"].data_dir
+    username = os.environ.get("CIVIC_ADMIN_USER") or "admin"
+    try:
+        user = app.appbuilder.sm.find_user(username=username)
+        if user is None:
+            return [f"admin login: none yet (run `civic init` to create {username})"]
+        saved = directory / "admin-password"
+        if os.environ.get("CIVIC_ADMIN_PASSWORD"):
+            lines = [f"admin login: {username} / (the CIVIC_ADMIN_PASSWORD you set)"]
+        elif saved.exists() and check_password_hash(user.password, saved.read_text().strip()):
+            lines = [f"admin login: {username} / {saved.read_text().strip()}"]
+        else:
+            lines = [f"admin login: {username} (password changed since it was generated)"]
+        demo_line = login_hint(directory)
+        return lines + ([demo_line] if demo_line else [])
+    except SQLAlchemyError:
+        return ["the database is not set up yet: run `civic init`"]
+    finally:
+        database.session.remove()
+
+
+if __name__ == "__main__":
+    main()

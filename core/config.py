@@ -6,6 +6,8 @@ traceback ever reaches the admin: ``ConfigError`` carries the lines.
 from __future__ import annotations
 
 import os
+import re
+import sysconfig
 import tomllib
 import zoneinfo
 from dataclasses import dataclass, field
@@ -16,7 +18,11 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from core.records import ConfigProblem
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+# config/ beside the packages (a checkout, an editable install), else the copy that a non-editable
+# install puts in <prefix>/share/civic-connect/config (setup.cfg: data_files).
+_SOURCE_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+_INSTALLED_CONFIG_DIR = Path(sysconfig.get_path("data")) / "share" / "civic-connect" / "config"
+CONFIG_DIR = _SOURCE_CONFIG_DIR if _SOURCE_CONFIG_DIR.is_dir() else _INSTALLED_CONFIG_DIR
 DEFAULT_CONFIG = "palm-coast.toml"
 
 DATATYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
@@ -199,6 +205,12 @@ def _cross_check(data: dict[str, Any]) -> list[ConfigProblem]:
             problems.append(ConfigProblem(f"routing[{i}].service", f"unknown service '{rule['service']}'"))
     return problems
 
+def _syntax_problem(shown: str, exc: tomllib.TOMLDecodeError) -> str:
+    """``FILE: line 3, column 7: TOML syntax error: ...`` (tomllib ends its message with the place)."""
+    m = re.fullmatch(r"(.*) \((at line \d+, column \d+|at end of document)\)", str(exc), re.S)
+    what, where = (m.group(1), m.group(2).removeprefix("at ")) if m else (str(exc), "(file)")
+    return f"{shown}: {where}: TOML syntax error: {what[:1].lower() + what[1:]}"
+
 def load_city_config(path: str | os.PathLike | None = None) -> CityConfig:
     """Read, parse and validate the core part of a city config; raise ConfigError on any problem."""
     p = config_path(path)
@@ -210,7 +222,7 @@ def load_city_config(path: str | os.PathLike | None = None) -> CityConfig:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"{shown}: cannot read the file: {exc}"])
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{shown}: (syntax): {exc}"])
+        raise ConfigError([_syntax_problem(shown, exc)])
     core_part = {k: v for k, v in raw.items() if k in CORE_SECTIONS}
     sections = {k: v for k, v in raw.items() if k not in CORE_SECTIONS}
     problems: list[ConfigProblem] = []

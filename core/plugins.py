@@ -6,6 +6,7 @@ defaults (``core.defaults``) are always registered, last in precedence.
 """
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from importlib import metadata
 
@@ -95,6 +96,10 @@ def build_plugin_manager(config: CityConfig) -> CivicPluginManager:
 
     shown = display_path(config.path)
     installed = installed_plugins()
+    stray = sorted(name for name in config.sections if name not in installed)
+    if stray:
+        have = ", ".join(sorted(installed)) or "none"
+        raise ConfigError([f"{shown}: {name}: unknown section (no installed plugin is called '{name}'; installed: {have})" for name in stray])
     missing = [n for n in config.enabled_plugins if n not in installed]
     if missing:
         have = ", ".join(sorted(installed)) or "none"
@@ -122,10 +127,32 @@ def build_plugin_manager(config: CityConfig) -> CivicPluginManager:
     pm = CivicPluginManager()
     pm.register(defaults, name="core")
     for name in _order_by_requires(config.enabled_plugins, infos):
-        pm.register(modules[name], name=name)
+        try:
+            pm.register(modules[name], name=name)
+        except pluggy.PluginValidationError as exc:  # a hookimpl asks for an argument its hook does not pass
+            raise ConfigError([f"{shown}: plugins.enabled: plugin '{name}': {'; '.join(str(exc).splitlines())}"])
         pm.infos[name] = infos[name]
+    unknown = _unknown_hooks(pm)
+    if unknown:
+        raise ConfigError([f"{shown}: plugins.enabled: {line}" for line in unknown])
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         raise ConfigError([f"{shown}: plugins.enabled: {exc}"])
     return pm
+
+
+def _unknown_hooks(pm: CivicPluginManager) -> list[str]:
+    """A hookimpl whose name is no hook (a typo) would never be called: name it and the hook meant."""
+    callers = {name: caller for name, caller in vars(pm.hook).items() if not name.startswith("_")}
+    known = [name for name, caller in callers.items() if caller.has_spec()]
+    lines = []
+    for name, caller in callers.items():
+        if caller.has_spec():
+            continue
+        for impl in caller.get_hookimpls():
+            if not impl.optionalhook:
+                close = difflib.get_close_matches(name, known, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                lines.append(f"plugin '{impl.plugin_name}' implements '{name}', which is not a hook{hint}")
+    return lines

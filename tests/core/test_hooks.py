@@ -1,0 +1,318 @@
+"""The plugin contract: every hook is documented, every hook is tested, and each hook does its job.
+
+The hooks are exercised by ``civic-demo`` (tests/fixtures/site/civic_demo), a
+third-party plugin installed through its entry point and enabled in a copy of
+the demo city's config, on a fresh database of each backend.
+"""
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask_babel import force_locale, gettext
+
+from core import hookspecs
+from core.config import ConfigError
+from tests.conftest import PASSWORD, ROOT, api_token, build_app, csrf_token, login, prepare_database
+from tests.fixtures import BACKENDS, SITE, city_config, close_app, fresh_database, plugin_site, run_civic
+
+DOCS = ROOT / "docs" / "plugin-hooks.md"
+DEMO_SECTION = '\n[demo]\nroute_to = "PARKS"\ngreeting = "Bonjour from the demo plugin"\n'
+POTHOLE = {"service_code": "POTHOLE", "attributes": {"SIZE": "small"}}
+
+
+def hook_specs() -> dict[str, object]:
+    """Every hook of core/hookspecs.py, by name."""
+    return {name: fn for name, fn in inspect.getmembers(hookspecs, inspect.isfunction) if hasattr(fn, "civic_connect_spec")}
+
+
+def signature(name: str) -> str:
+    return f"{name}{inspect.signature(hook_specs()[name])}"
+
+
+def doc_headings() -> set[str]:
+    return {line[3:].strip() for line in DOCS.read_text(encoding="utf-8").splitlines() if line.startswith("## ")}
+
+
+def collected_test_names() -> set[str]:
+    """Names of the test functions (module level and in classes) of every test file under tests/."""
+    names: set[str] = set()
+    for path in (ROOT / "tests").rglob("test_*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:
+            bodies = node.body if isinstance(node, ast.ClassDef) else [node]
+            names.update(n.name for n in bodies if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))
+    return names
+
+
+def test_every_hook_is_documented_under_its_exact_signature():
+    headings = doc_headings()
+    missing = [f"## {signature(name)}" for name in hook_specs() if signature(name) not in headings]
+    assert not missing, f"docs/plugin-hooks.md has no section for: {', '.join(missing)}"
+
+
+def test_plugin_hooks_doc_describes_no_hook_that_does_not_exist():
+    hooks = {signature(name) for name in hook_specs()}
+    stale = sorted(h for h in doc_headings() if re.fullmatch(r"\w+\(.*\)", h) and h not in hooks)
+    assert not stale, f"docs/plugin-hooks.md documents hooks that core/hookspecs.py does not define: {stale}"
+
+
+def test_every_hook_has_a_test_hook_function():
+    names = collected_test_names()
+    untested = [n for n in hook_specs() if f"test_hook_{n}" not in names and not any(t.startswith(f"test_hook_{n}_") for t in names)]
+    assert not untested, f"hooks without a test_hook_<name> test: {', '.join(untested)}"
+
+
+def test_firstresult_hooks_say_so_in_their_docstring():
+    for name, fn in hook_specs().items():
+        if fn.civic_connect_spec.get("firstresult"):
+            assert "first non-None result" in fn.__doc__, name
+
+
+# --- the demo plugin in a real app -------------------------------------------------------------
+
+
+@dataclass
+class DemoCity:
+    app: Flask
+    config: Path
+    database_url: str
+    directory: Path
+
+    def civic(self, *args: str):
+        return run_civic(*args, config=self.config, database_url=self.database_url, data_dir=self.directory)
+
+    def client(self, username: str | None = None):
+        client = self.app.test_client()
+        return login(client, username) if username else client
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def demo(request, tmp_path_factory):
+    """The demo city with the knowledge and demo plugins on a fresh, migrated database."""
+    from core.services.users import create_user
+
+    directory = tmp_path_factory.mktemp("demo-city")
+    config = city_config(directory, ["knowledge", "demo"], append=DEMO_SECTION)
+    with plugin_site(), fresh_database(request.param, directory) as url:
+        app = build_app(url, config)
+        prepare_database(app)
+        with app.app_context():
+            create_user("admin", PASSWORD, "Admin")
+            create_user("reviewer", PASSWORD, "Demo reviewer")
+            create_user("dispatcher", PASSWORD, "Dispatcher")
+        yield DemoCity(app, config, url, directory)
+        close_app(app)
+
+
+@pytest.fixture
+def session(demo):
+    from core.extensions import db
+
+    with demo.app.app_context():
+        yield db.session
+        db.session.rollback()
+        db.session.remove()
+
+
+def seen(demo, hook: str, reference: str) -> list[tuple]:
+    """What the demo plugin's after-commit hooks recorded for one case."""
+    plugin = demo.app.extensions["civic"].pm.get_plugin("demo")
+    return [(status, payload) for h, ref, status, payload in plugin.SEEN if h == hook and ref == reference]
+
+
+def new_case(session, description: str = "Deep hole on Belle Terre Parkway", **kwargs):
+    from core.services.cases import create_case
+
+    return create_case(session, description=description, **{**POTHOLE, **kwargs})
+
+
+def test_hook_plugin_info(tmp_path):
+    config = city_config(tmp_path, ["knowledge", "demo"])
+    with plugin_site():
+        info = build_app(f"sqlite:///{tmp_path / 'unused.db'}", config).extensions["civic"].pm.infos["demo"]
+    assert (info.name, info.version, info.requires) == ("demo", "0.3.0", ("knowledge",))
+
+    result = run_civic("plugins", config=config, data_dir=tmp_path)  # needs no database
+    assert result.returncode == 0, result.stderr
+    block = re.search(r"^demo 0\.3\.0 \[enabled\] \(civic-demo\)\n((?:    .*\n)+)", result.stdout, re.M)
+    assert block, result.stdout
+    assert "    requires: knowledge\n" in block.group(1)
+    assert re.search(r"hooks: .*\bcase_panels\b.*\bplugin_info\b.*\broute_case\b", block.group(1))
+
+
+def test_hook_config_defaults(demo):
+    settings = demo.app.extensions["civic"].plugin_config["demo"]
+    assert settings == {
+        "route_keyword": "demo-route",  # default
+        "route_to": "PARKS",  # from the file
+        "reference_prefix": "DEMO",  # default
+        "greeting": "Bonjour from the demo plugin",  # the file wins over the default
+    }
+
+
+def test_hook_validate_config(tmp_path):
+    config = city_config(tmp_path, ["knowledge", "demo"], append='\n[demo]\nroute_to = "NOWHERE"\ncolour = "red"\n')
+    with plugin_site(), pytest.raises(ConfigError) as caught:
+        build_app(f"sqlite:///{tmp_path / 'unused.db'}", config)
+    assert caught.value.lines == [
+        f"{config}: demo.colour: unknown key",
+        f"{config}: demo.route_to: unknown department 'NOWHERE'",
+    ]
+
+
+def test_hook_register_migrations(demo):
+    from core.extensions import db
+
+    with demo.app.app_context():
+        inspector = sa.inspect(db.engine)
+        assert "demo_note" in inspector.get_table_names()
+        assert {c["name"] for c in inspector.get_columns("demo_note")} == {"id", "case_id", "title", "body"}
+        with db.engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT version_num FROM alembic_version_demo")).scalars().all() == ["demo_0001"]
+            assert "demo_0001" not in conn.execute(sa.text("SELECT version_num FROM alembic_version_core")).scalars().all()
+
+
+def test_hook_translation_directories(demo):
+    directory = str(SITE / "civic_demo" / "translations")
+    assert directory in demo.app.config["BABEL_TRANSLATION_DIRECTORIES"].split(";")
+    with demo.app.test_request_context(), force_locale("fr"):
+        assert gettext("Demo notes") == "Notes de démonstration"
+        assert gettext("List Users") != "List Users"  # Flask-AppBuilder's own French still loads
+
+
+def test_hook_register_roles(demo):
+    reviewer = demo.client("reviewer")
+    assert reviewer.get("/demonoteview/list/").status_code == 200
+    assert reviewer.get("/caseview/list/").status_code in (302, 403)  # a new role gets only what it names
+
+    dispatcher = demo.client("dispatcher")
+    assert dispatcher.get("/demonoteview/list/").status_code == 200  # the plugin extended the core's role ...
+    assert dispatcher.get("/caseview/list/").status_code == 200  # ... which keeps its own permissions
+
+
+def test_hook_register_views(demo, session):
+    from civic_demo.models import DemoNote
+
+    admin = demo.client("admin")
+    assert "Demo notes" in admin.get("/").get_data(as_text=True)  # the menu entry
+    form = admin.get("/demonoteview/add")
+    assert form.status_code == 200
+    r = admin.post(
+        "/demonoteview/add",
+        data={"title": "Check the Palm Harbor culvert", "body": "after the storm", "csrf_token": csrf_token(form.get_data(as_text=True))},
+    )
+    assert r.status_code == 302
+    assert session.scalar(sa.select(DemoNote.body).where(DemoNote.title == "Check the Palm Harbor culvert")) == "after the storm"
+    assert "Check the Palm Harbor culvert" in admin.get("/demonoteview/list/").get_data(as_text=True)
+
+
+def test_hook_register_apis(demo, session):
+    from civic_demo.models import DemoNote
+
+    note = DemoNote(title="Sweep Old Kings Road", body="")
+    session.add(note)
+    session.commit()
+    client = demo.app.test_client()
+    assert client.get(f"/api/v1/demo_note/{note.id}").status_code == 401
+    r = client.get(f"/api/v1/demo_note/{note.id}", headers=api_token(client, "admin"))
+    assert r.status_code == 200
+    assert r.json["result"]["title"] == "Sweep Old Kings Road"
+    assert "/api/v1/demo_note/" in client.get("/api/v1/_openapi").get_data(as_text=True)
+
+
+def test_hook_register_blueprints(demo):
+    r = demo.client().get("/demo/hello")
+    assert r.status_code == 200
+    assert r.json == {"greeting": "Bonjour from the demo plugin"}
+
+
+def test_hook_register_commands(demo, session):
+    from civic_demo.models import DemoNote
+
+    count = session.scalar(sa.select(sa.func.count(DemoNote.id)))
+    result = demo.civic("demo-notes")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"demo notes: {count}"
+
+
+def test_hook_startup(demo):
+    assert demo.app.extensions["demo"] == {"greeting": "Bonjour from the demo plugin", "in_app_context": True}
+
+
+def test_hook_route_case(demo, session):
+    from core.models import CaseEvent
+
+    routed = new_case(session, "Deep hole next to the demo-route sign")
+    default = new_case(session)
+    assert routed.department.code == "PARKS"
+    assert default.department.code == "PW"  # no plugin answer: the catalog's department (the core's default)
+    rules = dict(
+        session.execute(
+            sa.select(CaseEvent.case_id, CaseEvent.data).where(CaseEvent.case_id.in_([routed.id, default.id]), CaseEvent.kind == "routed")
+        ).all()
+    )
+    assert rules[routed.id]["rule"] == "demo:keyword"
+    assert rules[default.id]["rule"] == "catalog:POTHOLE"
+
+
+def test_hook_case_reference(demo, session):
+    first, second = new_case(session), new_case(session)
+    assert re.fullmatch(r"DEMO-[0-9A-F]{10}", first.reference)
+    assert first.reference != second.reference
+
+
+def test_hook_case_created(demo, session):
+    case = new_case(session)
+    # Called once, after the commit: another connection already saw the committed case.
+    assert seen(demo, "case_created", case.reference) == [("new", None)]
+
+    uncommitted = new_case(session, commit=False)
+    reference = uncommitted.reference
+    session.rollback()
+    assert seen(demo, "case_created", reference) == []
+
+
+def test_hook_case_status_changed(demo, session):
+    from core.services.cases import Actor, change_status
+
+    case = new_case(session)
+    change_status(session, case, "acknowledged", Actor(label="test"))
+    assert seen(demo, "case_status_changed", case.reference) == [("acknowledged", ("new", "acknowledged"))]
+    assert seen(demo, "case_updated", case.reference) == [("acknowledged", {"status": ("new", "acknowledged")})]
+
+
+def test_hook_case_updated(demo, session):
+    from core.services.cases import Actor, add_note, set_tags
+
+    case = new_case(session)
+    add_note(session, case, "Crew says it is a sinkhole", Actor(label="test"))
+    set_tags(session, case, ["sinkhole"], Actor(label="test"))
+    assert seen(demo, "case_updated", case.reference) == [
+        ("new", {"note": (None, "internal_note")}),
+        ("new", {"tags": ([], ["sinkhole"])}),
+    ]
+
+
+def test_hook_case_panels(demo, session):
+    from core.records import Panel
+
+    case = new_case(session)
+    html = f'<p class="demo-panel">Demo notes for {case.reference}</p>'
+    panels = demo.app.extensions["civic"].pm.flatten("case_panels", case=case)
+    assert [p.html for p in panels if isinstance(p, Panel)] == [html]
+    page = demo.client("admin").get(f"/caseview/show/{case.id}")
+    assert page.status_code == 200
+    assert html in page.get_data(as_text=True)
+
+
+def test_hook_dashboard_widgets(demo):
+    page = demo.client("dispatcher").get("/dashboard/")
+    assert page.status_code == 200
+    assert '<p class="demo-widget">Demo widget</p>' in page.get_data(as_text=True)
