@@ -69,3 +69,11 @@ def test_compiled_catalog_matches_its_po_file(package):
     want = {m.id: m.string for m in catalog if m.id and m.string and not m.fuzzy}
     have = {m.id: m.string for m in compiled if m.id}
     assert want == have, f"{mo} is out of date with its .po: run `make i18n`"
+
+
+def test_staff_screens_speak_french_when_french_is_chosen(client_for):
+    client = client_for("dispatcher")
+    client.get("/lang/fr")
+    html = client.get("/caseview/list/").get_data(as_text=True)
+    assert "Dossiers" in html and "Référence" in html
+    assert "Tableau de bord" in html
