@@ -15,11 +15,14 @@ $(STAMP): setup.cfg pyproject.toml
 
 install: $(STAMP)
 
+# Migrations, roles, admin and catalog; the demo data (a second run adds nothing); then serve.
+# `civic serve` prints the URL, the admin login and the demo logins right before it starts.
 run: $(STAMP)
 	$(BIN)/civic init
 	$(BIN)/civic demo
 	$(BIN)/civic serve --port $(PORT)
 
+# The whole suite, on SQLite and PostgreSQL: `make test PYTEST_ARGS="-k demo -x"` for a part.
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -28,3 +31,19 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var build *.egg-info
+
+# Extract, update and compile every package's catalogs (core and each plugin).
+I18N_PACKAGES := core $(wildcard plugins/*)
+.PHONY: i18n
+i18n: $(STAMP)
+	@for pkg in $(I18N_PACKAGES); do \
+	  [ -f $$pkg/__init__.py ] || continue; \
+	  mkdir -p $$pkg/translations; \
+	  $(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o $$pkg/translations/messages.pot $$pkg; \
+	  if [ -f $$pkg/translations/fr/LC_MESSAGES/messages.po ]; then \
+	    $(BIN)/pybabel -q update --no-fuzzy-matching -i $$pkg/translations/messages.pot -d $$pkg/translations -l fr; \
+	  else \
+	    $(BIN)/pybabel -q init -i $$pkg/translations/messages.pot -d $$pkg/translations -l fr; \
+	  fi; \
+	  $(BIN)/pybabel -q compile -d $$pkg/translations -l fr || exit 1; \
+	done

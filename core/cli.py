@@ -134,8 +134,10 @@ def init():
     username, password, created = ensure_admin(app.extensions["civic"].data_dir)
     if password:
         click.echo(f"admin: {username} / {password}")
+    elif created:
+        click.echo(f"admin: {username} (created with the CIVIC_ADMIN_PASSWORD you set)")
     else:
-        click.echo(f"admin: {username} ({'created' if created else 'exists'}; password unchanged)")
+        click.echo(f"admin: {username} (exists; password unchanged)")
 
 
 @cli.command("demo")
