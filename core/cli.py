@@ -4,6 +4,8 @@ from __future__ import annotations
 import sys
 
 import click
+import sqlalchemy
+import sqlalchemy.exc
 from flask.cli import FlaskGroup, ScriptInfo
 
 from core.config import ConfigError, load_city_config
@@ -50,6 +52,22 @@ def main() -> None:
         for line in exc.lines:
             click.echo(line, err=True)
         sys.exit(2)
+    except (sqlalchemy.exc.DBAPIError, sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError) as exc:
+        click.echo(f"CIVIC_DATABASE_URL: {database_problem(exc)}", err=True)
+        sys.exit(3)
+
+
+def database_problem(exc: Exception) -> str:
+    """One line about a database that cannot be used, without the password of the URL."""
+    import os
+
+    url = os.environ.get("CIVIC_DATABASE_URL") or "the SQLite file in the data folder"
+    try:
+        url = sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+    except sqlalchemy.exc.ArgumentError:
+        url = "(not a database URL)"
+    first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    return f"cannot use {url}: {first}"
 
 
 def _app():

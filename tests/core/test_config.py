@@ -195,3 +195,13 @@ def test_config_sync_upserts_by_code_and_deactivates_what_the_file_no_longer_lis
                 db.session.remove()
         finally:
             close_app(app)
+
+
+def test_an_unreachable_database_is_one_line_without_the_password(tmp_path):
+    result = run_civic("db", "upgrade", config=DEMO_CONFIG, data_dir=tmp_path,
+                       database_url="postgresql://clerk:hunter2@127.0.0.1:1/nowhere", site=False)
+    assert result.returncode == 3
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("CIVIC_DATABASE_URL: cannot use postgresql://clerk:***@127.0.0.1:1/nowhere: ")
+    assert "hunter2" not in result.stderr
