@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 
 from core.config import CityConfig, ConfigError, format_problems, load_city_config
 from core.extensions import csrf, db
+from core.formats import language_name
 from core.plugins import CivicPluginManager, build_plugin_manager
 from core.records import ViewSpec
 
@@ -106,13 +107,15 @@ def _flask_settings(config: CityConfig, pm: CivicPluginManager, directory: Path)
         "FAB_API_MAX_PAGE_SIZE": 100,
         "FAB_PASSWORD_HASH_METHOD": "scrypt",
         "LANGUAGES": {
-            loc: {"flag": {"en": "us", "fr": "fr"}.get(loc, loc), "name": {"en": "English", "fr": "Français"}.get(loc, loc)}
+            loc: {"flag": {"en": "us", "fr": "fr"}.get(loc, loc), "name": language_name(loc)}
             for loc in config.city["locales"]
         },
         "BABEL_DEFAULT_LOCALE": config.city["default_locale"],
-        "BABEL_DEFAULT_TIMEZONE": "UTC",
+        "BABEL_DEFAULT_TIMEZONE": config.city["timezone"],  # DB times are naive UTC; shown in the city's zone
         "BABEL_TRANSLATION_DIRECTORIES": ";".join(translations),
         "CIVIC_TIMEZONE": config.city["timezone"],
+        "CIVIC_CURRENCY": "USD",  # core.formats; the i18n plugin sets it from its config
+        "CIVIC_FORMAT_LOCALES": {},  # language -> Babel locale for formats (the i18n plugin: fr -> fr_CA)
         "CIVIC_UPLOAD_DIR": str(directory / "uploads"),
         "CIVIC_UPLOAD_MAX_BYTES": 10 * 1024 * 1024,
         "MAX_CONTENT_LENGTH": 30 * 1024 * 1024,
@@ -162,16 +165,19 @@ def create_app(config_path: str | os.PathLike | None = None, settings: dict[str,
     db.init_app(app)
     csrf.init_app(app)
     with app.app_context():
-        appbuilder = AppBuilder(indexview=_index_view(), base_template="civic/base.html")
+        from core.security import security_manager_class
+
+        appbuilder = AppBuilder(indexview=_index_view(), base_template="civic/base.html", security_manager_class=security_manager_class())
         appbuilder.init_app(app, db.session)
         _register_views(appbuilder, pm.flatten("register_views"), config)
         for api in pm.flatten("register_apis"):
             appbuilder.add_api(api)
         for blueprint in pm.flatten("register_blueprints"):
             app.register_blueprint(blueprint)
-        from core import errors
+        from core import errors, formats
 
         errors.init_app(app)
+        formats.init_app(app)
         pm.hook.startup(app=app)
     return app
 

@@ -2,6 +2,13 @@
 
 Every problem becomes one line: ``FILE: KEY.PATH: what is wrong``.  No
 traceback ever reaches the admin: ``ConfigError`` carries the lines.
+
+Catalog texts residents see (department names; service name, description,
+group, keywords; attribute descriptions and value names) are plain text in the
+default locale or a table of locale -> text, ``name = { en = "Pothole", fr =
+"Nid-de-poule" }``.  Once loaded, each holds its default text and the others
+sit beside it: ``translations`` on departments and services, ``*_i18n`` tables
+in attribute definitions (the form the database stores).
 """
 from __future__ import annotations
 
@@ -28,6 +35,7 @@ DEFAULT_CONFIG = "palm-coast.toml"
 DATATYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
 SERVICE_TYPES = ("realtime", "batch", "blackbox")
 CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", error="must be 1-64 letters, digits, '-', '_' or '.'")
+LOCALE_PATTERN = r"^[a-z]{2}(_[A-Z]{2})?$"
 
 class ConfigError(Exception):
     """The city config cannot be used; ``lines`` are ready to print, one problem each."""
@@ -39,6 +47,40 @@ class ConfigError(Exception):
 class _Strict(Schema):
     class Meta:
         ordered = True
+
+class Localized(fields.Field):
+    """Text in the city's default locale, or a table of locale -> text: ``{ en = "Pothole", fr = "Nid-de-poule" }``.
+
+    Loads to the plain value or to a ``{locale: value}`` dict; ``LocaleRules.split`` then checks the
+    locales against ``city.locales`` (which this field cannot see) and separates the default text.
+    """
+
+    def __init__(self, inner: fields.Field, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.inner = inner
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, dict):
+            return self.inner.deserialize(value)
+        out, errors = {}, {}
+        for locale, text in value.items():
+            if not isinstance(locale, str) or not re.fullmatch(LOCALE_PATTERN, locale):
+                errors[str(locale)] = ["not a locale code such as en, fr or fr_CA"]
+                continue
+            try:
+                out[locale] = self.inner.deserialize(text)
+            except ValidationError as exc:
+                errors[locale] = exc.messages
+        if errors:
+            raise ValidationError(errors)
+        return out
+
+def _locale_texts(max_length: int | None = None) -> fields.Dict:
+    """The stored form of an attribute text's translations, also accepted as input: ``description_i18n = { fr = "..." }``."""
+    return fields.Dict(
+        keys=fields.String(validate=validate.Regexp(LOCALE_PATTERN, error="not a locale code such as en, fr or fr_CA")),
+        values=fields.String(validate=validate.Length(min=1, max=max_length)),
+    )
 
 class CitySchema(_Strict):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
@@ -65,22 +107,25 @@ class PluginsSchema(_Strict):
 
 class DepartmentSchema(_Strict):
     code = fields.String(required=True, validate=CODE)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = Localized(fields.String(validate=validate.Length(min=1, max=200)), required=True)
     email = fields.Email(load_default=None)
     phone = fields.String(load_default=None, validate=validate.Length(max=40))
     active = fields.Boolean(load_default=True)
 
 class ValueSchema(_Strict):
     key = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = Localized(fields.String(validate=validate.Length(min=1, max=200)), required=True)
+    name_i18n = _locale_texts(200)
 
 class AttributeSchema(_Strict):
     code = fields.String(required=True, validate=CODE)
-    description = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    description = Localized(fields.String(validate=validate.Length(min=1, max=500)), required=True)
+    description_i18n = _locale_texts(500)
     datatype = fields.String(required=True, validate=validate.OneOf(DATATYPES))
     required = fields.Boolean(load_default=False)
     variable = fields.Boolean(load_default=True)
-    datatype_description = fields.String(load_default="")
+    datatype_description = Localized(fields.String(), load_default="")
+    datatype_description_i18n = _locale_texts()
     order = fields.Integer(load_default=None, validate=validate.Range(min=1))
     values = fields.List(fields.Nested(ValueSchema), load_default=list)
 
@@ -94,10 +139,10 @@ class AttributeSchema(_Strict):
 
 class ServiceSchema(_Strict):
     code = fields.String(required=True, validate=CODE)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    description = fields.String(load_default="", validate=validate.Length(max=2000))
-    group = fields.String(load_default="", validate=validate.Length(max=100))
-    keywords = fields.List(fields.String(), load_default=list)
+    name = Localized(fields.String(validate=validate.Length(min=1, max=200)), required=True)
+    description = Localized(fields.String(validate=validate.Length(max=2000)), load_default="")
+    group = Localized(fields.String(validate=validate.Length(max=100)), load_default="")
+    keywords = Localized(fields.List(fields.String()), load_default=list)
     department = fields.String(required=True)
     sla_hours = fields.Integer(load_default=None, validate=validate.Range(min=1, max=24 * 365))
     public = fields.Boolean(load_default=True)
@@ -149,6 +194,10 @@ class CityConfig:
     def section(self, name: str) -> dict[str, Any]:
         return self.sections.get(name, {})
 
+    @property
+    def locale_rules(self) -> "LocaleRules":
+        return LocaleRules.of_city(self.city)
+
 def config_path(path: str | os.PathLike | None = None) -> Path:
     """The config file to use: the argument, else ``CIVIC_CONFIG``, else the demo city."""
     chosen = path or os.environ.get("CIVIC_CONFIG") or DEFAULT_CONFIG
@@ -185,6 +234,101 @@ def flatten_errors(messages: Any, prefix: str = "") -> list[ConfigProblem]:
     else:
         out.append(ConfigProblem(prefix or "(file)", str(messages)))
     return out
+
+# ---------------------------------------------------------------- text in several languages
+
+# The resident-visible texts of the catalog; each may be plain text (the default locale's) or a locale table.
+DEPARTMENT_TEXTS = ("name",)
+SERVICE_TEXTS = ("name", "description", "group", "keywords")
+ATTRIBUTE_TEXTS = ("description", "datatype_description")
+
+
+@dataclass(frozen=True)
+class LocaleRules:
+    """The city's locales: which ones a text may name, and which one every text must have."""
+
+    default: str
+    locales: tuple[str, ...]
+
+    @classmethod
+    def of_city(cls, city: dict[str, Any]) -> "LocaleRules":
+        return cls(city.get("default_locale", "en"), tuple(city.get("locales") or ["en"]))
+
+    def split(self, value: Any, path: str, problems: list[ConfigProblem], *, empty: Any = "",
+              explicit: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+        """(the default locale's text, {other locale: text}) from plain text or a locale table.
+
+        ``explicit`` is the stored form's ``<field>_i18n`` table (``path`` + ``_i18n`` in messages);
+        entries of the plain table win over it.  Problems are added, one line each.
+        """
+        others: dict[str, Any] = {}
+        for locale, text in (explicit or {}).items():
+            if locale not in self.locales:
+                problems.append(ConfigProblem(f"{path}_i18n.{locale}", self._unknown(locale)))
+            elif locale != self.default and text:
+                others[locale] = text
+        if not isinstance(value, dict):
+            return value, others
+        for locale in value:
+            if locale not in self.locales:
+                problems.append(ConfigProblem(f"{path}.{locale}", self._unknown(locale)))
+        if self.default not in value:
+            problems.append(ConfigProblem(path, f"the text in the default locale '{self.default}' is required "
+                                                f"(plain text, or {self.default} = ... in the table)"))
+        others.update({loc: text for loc, text in value.items() if loc != self.default and loc in self.locales and text})
+        return value.get(self.default, empty), others
+
+    def _unknown(self, locale: str) -> str:
+        return f"unknown locale '{locale}' (city.locales: {', '.join(self.locales)})"
+
+
+def _by_locale(per_field: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """{"name": {"fr": ...}, "group": {"fr": ...}} -> {"fr": {"name": ..., "group": ...}}."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, texts in per_field.items():
+        for locale, text in texts.items():
+            out.setdefault(locale, {})[name] = text
+    return out
+
+
+def localize_texts(data: dict[str, Any], names: tuple[str, ...], path: str, rules: LocaleRules,
+                   problems: list[ConfigProblem]) -> dict[str, dict[str, Any]]:
+    """Replace each locale table among ``names`` by its default text; return the other locales' texts by locale."""
+    per_field = {}
+    for name in names:
+        if name in data:
+            empty = [] if isinstance(data[name], list) or name == "keywords" else ""
+            data[name], per_field[name] = rules.split(data[name], f"{path}.{name}" if path else name, problems, empty=empty)
+    return _by_locale(per_field)
+
+
+def localize_attribute(defn: dict[str, Any], path: str, rules: LocaleRules, problems: list[ConfigProblem]) -> dict[str, Any]:
+    """An attribute definition in its stored form: default texts, translations inline (``description_i18n``,
+    ``datatype_description_i18n``, and ``name_i18n`` on each value).  Changes ``defn`` and returns it."""
+    for name in ATTRIBUTE_TEXTS:
+        key = f"{name}_i18n"
+        defn[name], others = rules.split(defn.get(name, ""), f"{path}.{name}", problems, explicit=defn.pop(key, None))
+        if others:
+            defn[key] = others
+    for i, value in enumerate(defn.get("values") or []):
+        value["name"], others = rules.split(value["name"], f"{path}.values[{i}].name", problems, explicit=value.pop("name_i18n", None))
+        if others:
+            value["name_i18n"] = others
+    return defn
+
+
+def _localize(data: dict[str, Any]) -> list[ConfigProblem]:
+    """Check every catalog text's locales against city.locales and split off the translations (in place)."""
+    rules = LocaleRules.of_city(data["city"])
+    problems: list[ConfigProblem] = []
+    for i, dept in enumerate(data["departments"]):
+        dept["translations"] = localize_texts(dept, DEPARTMENT_TEXTS, f"departments[{i}]", rules, problems)
+    for i, svc in enumerate(data["services"]):
+        svc["translations"] = localize_texts(svc, SERVICE_TEXTS, f"services[{i}]", rules, problems)
+        for j, defn in enumerate(svc["attributes"]):
+            localize_attribute(defn, f"services[{i}].attributes[{j}]", rules, problems)
+    return problems
+
 
 def _cross_check(data: dict[str, Any]) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
@@ -234,6 +378,7 @@ def load_city_config(path: str | os.PathLike | None = None) -> CityConfig:
     except ValidationError as exc:
         problems.extend(flatten_errors(exc.messages))
         raise ConfigError([f"{shown}: {p.key}: {p.message}" for p in problems])
+    problems.extend(_localize(data))
     problems.extend(_cross_check(data))
     if problems:
         raise ConfigError([f"{shown}: {p.key}: {p.message}" for p in problems])

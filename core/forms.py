@@ -17,6 +17,7 @@ from wtforms import (
 from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from core.i18n_content import attribute_help, attribute_label, value_names
 from core.models import CHANNELS, PRIORITIES
 from core.services.cases import MAX_DESCRIPTION
 
@@ -35,11 +36,12 @@ def _variable(definitions: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _attribute_field(defn: dict[str, Any]) -> Field:
+    """One attribute's field; label, help and value names in the request's language, values still by key."""
     required = bool(defn.get("required"))
-    label = defn.get("description") or defn["code"]
-    help_text = defn.get("datatype_description") or ""
+    label = attribute_label(defn)
+    help_text = attribute_help(defn)
     check = [InputRequired()] if required else [Optional()]
-    choices = [(v["key"], v.get("name") or v["key"]) for v in defn.get("values", [])]
+    choices = list(value_names(defn).items())
     datatype = defn["datatype"]
     if datatype == "number":
         return FloatField(label, description=help_text, validators=check)
@@ -60,7 +62,8 @@ def _attribute_field(defn: dict[str, Any]) -> Field:
 def attribute_fields(definitions: list[dict[str, Any]]) -> dict[str, Field]:
     """Unbound WTForms fields for a service's Open311 attribute definitions, keyed by field name.
 
-    Labels are the attribute descriptions; required attributes carry ``InputRequired``
+    Labels are the attribute descriptions in the request's language (build the form per request);
+    required attributes carry ``InputRequired``
     (so templates show a required mark).  Add them to a form class with ``type()``.
     """
     return {attribute_field_name(d["code"]): _attribute_field(d) for d in _variable(definitions)}

@@ -85,3 +85,50 @@ class RelatedCaseScopeFilter(BaseFilter):
             return query
         model = self.datamodel.obj
         return query.filter(model.case_id.in_(select(Case.id).where(clause)))
+
+
+def security_manager_class():
+    """FAB's security manager, with its admin screens labelled in every column (FAB leaves some
+    labels to be generated from column names, which no catalog can translate) and Yes/No booleans."""
+    from flask_appbuilder.security.sqla.manager import SecurityManager
+    from flask_appbuilder.security.views import PermissionViewModelView as FabPermissionViewModelView
+    from flask_appbuilder.security.views import RoleModelView as FabRoleModelView
+    from flask_appbuilder.security.views import UserDBModelView as FabUserDBModelView
+    from flask_appbuilder.security.views import UserGroupModelView as FabUserGroupModelView
+    from flask_appbuilder.security.views import UserStatsChartView as FabUserStatsChartView
+    from flask_babel import lazy_gettext as _l
+
+    from core.views.base import readable_formatters
+
+    people = {
+        "name": _l("Name"), "label": _l("Label"), "description": _l("Description"), "users": _l("Users"),
+        "roles": _l("Roles"), "groups": _l("Groups"), "permissions": _l("Permissions"), "role": _l("Role"),
+        "user": _l("User"), "permission": _l("Permission"), "view_menu": _l("View/Menu"),
+    }
+
+    # Same class names as FAB's: its endpoints and permission names stay as they are.
+    class UserDBModelView(FabUserDBModelView):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.formatters_columns = {**readable_formatters(self.datamodel.obj), **(self.formatters_columns or {})}
+
+    class UserGroupModelView(FabUserGroupModelView):
+        label_columns = {**(FabUserGroupModelView.label_columns or {}), **people}
+
+    class RoleModelView(FabRoleModelView):
+        label_columns = {**(FabRoleModelView.label_columns or {}), **people}
+
+    class PermissionViewModelView(FabPermissionViewModelView):
+        label_columns = {**people, **(FabPermissionViewModelView.label_columns or {})}
+
+    class UserStatsChartView(FabUserStatsChartView):
+        label_columns = {**FabUserDBModelView.label_columns, "active": _l("Active"), **FabUserStatsChartView.label_columns}
+
+    class CivicSecurityManager(SecurityManager):
+        userdbmodelview = UserDBModelView
+        groupmodelview = UserGroupModelView
+        rolemodelview = RoleModelView
+        permissionviewmodelview = PermissionViewModelView
+        userstatschartview = UserStatsChartView
+
+    return CivicSecurityManager

@@ -19,7 +19,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
 from core.api.base import CivicModelApi
-from core.models import CHANNELS, PRIORITIES, STATUSES, TRANSITIONS, Case, CaseEvent
+from core.i18n_content import localized
+from core.models import CHANNELS, PRIORITIES, STATUSES, TRANSITIONS, Case, CaseEvent, ServiceType
 from core.security import CaseScopeFilter, acting_user, can_see_case
 from core.services.cases import (
     MAX_DESCRIPTION,
@@ -147,6 +148,31 @@ class CaseApi(CivicModelApi):
         "address_id": _l("Address id"), "service_code": _l("Service code"), "tags": _l("Tags"), "assignee": _l("Assignee"),
     }
 
+    # -- service names in the request's language ---------------------------------------------
+
+    def localize_services(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each case's ``service_type.name`` in the request's language (one query per answer)."""
+        codes = {r["service_type"]["code"] for r in rows if isinstance(r.get("service_type"), dict) and "code" in r["service_type"]}
+        if codes:
+            found = self.datamodel.session.execute(
+                select(ServiceType.code, ServiceType.name, ServiceType.translations).where(ServiceType.code.in_(codes))
+            ).all()
+            names = {s.code: localized(s, "name") for s in found}
+            for row in rows:
+                service = row.get("service_type")
+                if isinstance(service, dict) and "name" in service and service.get("code") in names:
+                    service["name"] = names[service["code"]]
+        return rows
+
+    def pre_get(self, data: dict[str, Any]) -> None:
+        self.localize_services([data["result"]])
+
+    def pre_get_list(self, data: dict[str, Any]) -> None:
+        self.localize_services(data["result"])
+
+    def dump(self, case: Case) -> dict[str, Any]:
+        return self.localize_services([self.show_model_schema.dump(case)])[0]
+
     # -- create ------------------------------------------------------------------------------
 
     @expose("/", methods=["POST"])
@@ -195,7 +221,7 @@ class CaseApi(CivicModelApi):
         except CaseError as exc:
             self.datamodel.session.rollback()
             return self.response_fields(exc.errors)
-        return self.response(201, id=case.id, result=self.show_model_schema.dump(case))
+        return self.response(201, id=case.id, result=self.dump(case))
 
     # -- change ------------------------------------------------------------------------------
 
@@ -264,7 +290,7 @@ class CaseApi(CivicModelApi):
             session = self.datamodel.session
             session.rollback()
             return self.response(409, message=str(ConflictError(session.get(Case, pk), _version_sent(body))))
-        return self.response(200, id=case.id, result=self.show_model_schema.dump(case))
+        return self.response(200, id=case.id, result=self.dump(case))
 
     def _check_update(self, case: Case, data: dict[str, Any]):
         """Everything that could refuse the change, checked before anything is written."""

@@ -3,11 +3,20 @@
 Writes take the same shape as the city config file (a service names its
 department by code; attribute definitions are Open311's) and are validated by
 the same schemas.  Nothing is deleted: set ``active`` to false instead.
+
+Languages: ``name``, ``description``, ``group`` and ``keywords`` are answered in
+the request's language (``?_l_=fr`` or ``Accept-Language``), falling back to the
+default; ``translations`` holds every language's texts, the default's included.
+Attribute definitions come in their stored form (``description_i18n`` ...).
+On writes each text is plain (the default language's) or a table
+``{"en": "Pothole", "fr": "Nid-de-poule"}``.  On ``PUT`` a plain text changes the
+default language only; a table replaces that text in every language.
 """
 from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
 from flask_appbuilder.api import expose, safe
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name, protect
@@ -18,8 +27,19 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from core.api.base import CivicModelApi
-from core.config import DepartmentSchema, ServiceSchema
+from core.config import (
+    DEPARTMENT_TEXTS,
+    SERVICE_TEXTS,
+    DepartmentSchema,
+    Localized,
+    ServiceSchema,
+    localize_attribute,
+    localize_texts,
+)
+from core.i18n_content import all_translations, localized
 from core.models import Department, ServiceType
+from core.records import ConfigProblem
+from core.services.catalog import stored_translations
 
 
 class Keywords(fields.List):
@@ -48,7 +68,7 @@ class DepartmentUpdateSchema(DepartmentCreateSchema):
 class ServiceCreateSchema(ServiceSchema):
     """The body of ``POST /api/v1/service/`` (as in the city config file)."""
 
-    keywords = Keywords(load_default=list)
+    keywords = Localized(Keywords(), load_default=list)
 
 
 class ServiceUpdateSchema(ServiceCreateSchema):
@@ -73,10 +93,48 @@ class CatalogApi(CivicModelApi):
     create_schema: type[Schema]
     update_schema: type[Schema]
     noun = ""
+    texts: tuple[str, ...] = ()  # the columns that have translations
 
-    def to_row(self, data: dict[str, Any], errors: dict[str, list[str]]) -> dict[str, Any]:
-        """Turn validated input into column values (subclasses resolve references)."""
-        return data
+    def to_row(self, data: dict[str, Any], errors: dict[str, list[str]], item=None) -> dict[str, Any]:
+        """Turn validated input into column values: texts split into default + ``translations`` (subclasses
+        also resolve references).  ``item`` is the row a PUT changes, None for a POST."""
+        values = dict(data)
+        tables = {name for name in self.texts if isinstance(values.get(name), dict)}
+        problems: list[ConfigProblem] = []
+        sent = localize_texts(values, self.texts, "", current_app.extensions["civic"].config.locale_rules, problems)
+        for problem in problems:
+            errors.setdefault(problem.key, []).append(problem.message)
+        if item is None:
+            values["translations"] = stored_translations(sent)
+        elif tables:
+            kept = {loc: {k: v for k, v in texts.items() if k not in tables} for loc, texts in (item.translations or {}).items()}
+            for loc, texts in stored_translations(sent).items():
+                kept.setdefault(loc, {}).update(texts)
+            values["translations"] = {loc: texts for loc, texts in kept.items() if texts}
+        return values
+
+    # -- answers in the request's language ---------------------------------------------------
+
+    def present(self, rows: list[dict[str, Any]]) -> None:
+        """Texts in the request's language; ``translations`` with every language (in place)."""
+        for row in rows:
+            if "translations" not in row:
+                continue
+            texts = [name for name in self.texts if name in row]
+            row["translations"] = all_translations(row, tuple(texts))
+            for name in texts:
+                row[name] = localized({**row, "translations": row["translations"]}, name)
+
+    def dump(self, item) -> dict[str, Any]:
+        row = self.show_model_schema.dump(item)
+        self.present([row])
+        return row
+
+    def pre_get(self, data: dict[str, Any]) -> None:
+        self.present([data["result"]])
+
+    def pre_get_list(self, data: dict[str, Any]) -> None:
+        self.present(data["result"])
 
     def _exists(self, code: str) -> bool:
         model = self.datamodel.obj
@@ -132,7 +190,7 @@ class CatalogApi(CivicModelApi):
         session = self.datamodel.session
         session.add(item)
         session.commit()
-        return self.response(201, id=item.id, result=self.show_model_schema.dump(item))
+        return self.response(201, id=item.id, result=self.dump(item))
 
     @expose("/<int:pk>", methods=["PUT"])
     @protect()
@@ -187,13 +245,13 @@ class CatalogApi(CivicModelApi):
         errors: dict[str, list[str]] = {}
         if "code" in data and data["code"] != item.code:
             errors["code"] = [gettext("cannot change (it is the key of the city config); add a new %(noun)s and deactivate this one", noun=self.noun)]
-        values = self.to_row(data, errors)
+        values = self.to_row(data, errors, item)
         if errors:
             return self.response_fields(errors)
         for name, value in values.items():
             setattr(item, name, value)
         self.datamodel.session.commit()
-        return self.response(200, id=item.id, result=self.show_model_schema.dump(item))
+        return self.response(200, id=item.id, result=self.dump(item))
 
 
 class DepartmentApi(CatalogApi):
@@ -208,13 +266,17 @@ class DepartmentApi(CatalogApi):
     add_columns = list(DepartmentCreateSchema._declared_fields)
     edit_columns = list(DepartmentUpdateSchema._declared_fields)
     noun = _l("department")
-    list_columns = show_columns = ["id", "code", "name", "email", "phone", "active"]
+    texts = DEPARTMENT_TEXTS
+    list_columns = show_columns = ["id", "code", "name", "email", "phone", "active", "translations"]
     search_columns = ["code", "name", "active"]
     order_columns = ["code", "name"]
     base_order = ("name", "asc")
     list_title = _l("Departments")
     show_title = _l("Department")
-    label_columns = {"code": _l("Code"), "name": _l("Name"), "email": _l("E-mail"), "phone": _l("Phone"), "active": _l("Active")}
+    label_columns = {
+        "code": _l("Code"), "name": _l("Name"), "email": _l("E-mail"), "phone": _l("Phone"), "active": _l("Active"),
+        "translations": _l("Translations"),
+    }
 
 
 class ServiceTypeApi(CatalogApi):
@@ -229,9 +291,10 @@ class ServiceTypeApi(CatalogApi):
     add_columns = list(ServiceCreateSchema._declared_fields)
     edit_columns = list(ServiceUpdateSchema._declared_fields)
     noun = _l("service")
+    texts = SERVICE_TEXTS
     list_columns = show_columns = [
         "id", "code", "name", "description", "group", "keywords", "department.code", "department.name",
-        "sla_hours", "public", "type", "active", "attributes",
+        "sla_hours", "public", "type", "active", "attributes", "translations",
     ]
     search_columns = ["code", "name", "group", "department", "public", "active"]
     order_columns = ["code", "name", "group", "sla_hours"]
@@ -242,11 +305,26 @@ class ServiceTypeApi(CatalogApi):
         "code": _l("Code"), "name": _l("Name"), "description": _l("Description"), "group": _l("Group"),
         "keywords": _l("Keywords"), "department.code": _l("Department"), "department.name": _l("Department name"),
         "sla_hours": _l("SLA (hours)"), "public": _l("Public"), "type": _l("Type"), "active": _l("Active"),
-        "attributes": _l("Attributes"),
+        "attributes": _l("Attributes"), "translations": _l("Translations"),
     }
 
-    def to_row(self, data: dict[str, Any], errors: dict[str, list[str]]) -> dict[str, Any]:
-        values = dict(data)
+    def present(self, rows: list[dict[str, Any]]) -> None:
+        """As every catalog answer, and each service's department name in the request's language too."""
+        super().present(rows)
+        codes = {row["department"]["code"] for row in rows if isinstance(row.get("department"), dict) and "code" in row["department"]}
+        if not codes:
+            return
+        found = self.datamodel.session.execute(
+            select(Department.code, Department.name, Department.translations).where(Department.code.in_(codes))
+        ).all()
+        names = {d.code: localized(d, "name") for d in found}
+        for row in rows:
+            dept = row.get("department")
+            if isinstance(dept, dict) and dept.get("code") in names and "name" in dept:
+                dept["name"] = names[dept["code"]]
+
+    def to_row(self, data: dict[str, Any], errors: dict[str, list[str]], item=None) -> dict[str, Any]:
+        values = super().to_row(data, errors, item)
         if "department" in values:
             code = values["department"]
             dept = self.datamodel.session.scalar(select(Department).where(Department.code == code))
@@ -258,5 +336,11 @@ class ServiceTypeApi(CatalogApi):
             if len(values["keywords"]) > 500:
                 errors["keywords"] = [gettext("are %(n)d characters long together; the limit is 500", n=len(values["keywords"]))]
         if "attributes" in values:
+            problems: list[ConfigProblem] = []
+            rules = current_app.extensions["civic"].config.locale_rules
+            for i, defn in enumerate(values["attributes"]):
+                localize_attribute(defn, f"attributes[{i}]", rules, problems)
+            for problem in problems:
+                errors.setdefault(problem.key, []).append(problem.message)
             values["attributes"] = _ordered(values["attributes"])
         return values

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from flask_appbuilder import Model
-from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table
+from sqlalchemy import JSON, Boolean, Column, ForeignKey, Integer, String, Table
 from sqlalchemy.orm import relationship
+
+from core.i18n_content import localized
 
 department_staff = Table(
     "department_staff",
@@ -23,6 +25,15 @@ class Department(Model):
     phone = Column(String(40))
     active = Column(Boolean, nullable=False, default=True)
     staff = relationship("User", secondary=department_staff, lazy="selectin")
+    # The name in the city's other languages: {"fr": {"name": "Travaux publics"}}.
+    translations = Column(JSON, nullable=False, default=dict, server_default="{}")
 
     def __repr__(self) -> str:
-        return self.name
+        return self.localized_name or self.code or ""
+
+    __str__ = __repr__
+
+    @property
+    def localized_name(self) -> str:
+        """The name in the request's language (FAB's related columns, filters and selects show this)."""
+        return localized(self, "name")

@@ -4,6 +4,8 @@ from flask_appbuilder import Model
 from sqlalchemy import JSON, Boolean, Column, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import relationship
 
+from core.i18n_content import localized
+
 
 class ServiceType(Model):
     """A catalog entry: what a resident can report, who handles it, how fast."""
@@ -21,11 +23,25 @@ class ServiceType(Model):
     public = Column(Boolean, nullable=False, default=True)
     type = Column(String(20), nullable=False, default="realtime")
     active = Column(Boolean, nullable=False, default=True)
-    # Open311 attribute definitions: [{code, description, datatype, required, values: [{key, name}], ...}]
+    # Open311 attribute definitions: [{code, description, datatype, required, values: [{key, name}], ...}],
+    # other languages inline: description_i18n / datatype_description_i18n = {"fr": ...}, per value name_i18n.
     attributes = Column(JSON, nullable=False, default=list)
+    # The texts above in the city's other languages: {"fr": {"name", "description", "group", "keywords"}}.
+    translations = Column(JSON, nullable=False, default=dict, server_default="{}")
 
     def __repr__(self) -> str:
-        return self.name
+        return self.localized_name or self.code or ""
+
+    __str__ = __repr__
+
+    @property
+    def localized_name(self) -> str:
+        """The name in the request's language (FAB's related columns, filters and selects show this)."""
+        return localized(self, "name")
+
+    @property
+    def localized_group(self) -> str:
+        return localized(self, "group")
 
     @property
     def keyword_list(self) -> list[str]:

@@ -1,4 +1,9 @@
-"""`civic config sync`: the city config's departments and services into the database."""
+"""`civic config sync`: the city config's departments and services into the database.
+
+Texts in other languages go with them: ``translations`` on each row (keywords
+comma-separated, like the ``keywords`` column), attribute definitions with
+their ``*_i18n`` tables inline.  A translation the file no longer has is removed.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -41,6 +46,17 @@ def _ordered_attributes(attrs: list[dict]) -> list[dict]:
     return sorted(out, key=lambda a: a["order"])
 
 
+def stored_translations(translations: dict[str, dict]) -> dict[str, dict]:
+    """The config's translations as the ``translations`` column holds them (keywords as one string)."""
+    out = {}
+    for locale, texts in (translations or {}).items():
+        texts = dict(texts)
+        if isinstance(texts.get("keywords"), list):
+            texts["keywords"] = ",".join(texts["keywords"])
+        out[locale] = {k: v for k, v in texts.items() if v}
+    return {locale: texts for locale, texts in out.items() if texts}
+
+
 def sync_catalog(session: Session, config: CityConfig) -> SyncReport:
     """Upsert departments and services by code; what the file no longer lists is deactivated, never deleted."""
     report = SyncReport()
@@ -51,7 +67,11 @@ def sync_catalog(session: Session, config: CityConfig) -> SyncReport:
         if is_new:
             obj = depts[d["code"]] = Department(code=d["code"])
             session.add(obj)
-        _apply(obj, {"name": d["name"], "email": d["email"], "phone": d["phone"], "active": d["active"]}, report, f"department {d['code']}", is_new)
+        values = {
+            "name": d["name"], "email": d["email"], "phone": d["phone"], "active": d["active"],
+            "translations": stored_translations(d.get("translations")),
+        }
+        _apply(obj, values, report, f"department {d['code']}", is_new)
     listed = {d["code"] for d in config.departments}
     for code, obj in depts.items():
         if code not in listed and obj.active:
@@ -77,6 +97,7 @@ def sync_catalog(session: Session, config: CityConfig) -> SyncReport:
             "type": s["type"],
             "active": s["active"],
             "attributes": _ordered_attributes(s["attributes"]),
+            "translations": stored_translations(s.get("translations")),
         }
         _apply(obj, values, report, f"service {s['code']}", is_new)
     listed = {s["code"] for s in config.services}

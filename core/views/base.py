@@ -6,6 +6,7 @@ from flask_appbuilder import ModelView
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext
+from sqlalchemy import Boolean
 
 MAX_PAGE_SIZE = 100
 
@@ -27,8 +28,33 @@ def check_list_args(view_name: str, order_columns: list[str]) -> None:
         abort(400, description=" ".join(problems))
 
 
+def yes_no(value) -> str:
+    """Booleans in the reader's language rather than Python's True/False."""
+    if value is None:
+        return ""
+    return gettext("Yes") if value else gettext("No")
+
+
+def blank_if_none(value):
+    """An empty cell rather than Python's "None"."""
+    return "" if value is None else value
+
+
+def readable_formatters(model) -> dict:
+    """Yes/No for booleans and nothing for empty values, for every column and relation of a model."""
+    mapper = model.__mapper__
+    out = {name: blank_if_none for name in mapper.attrs.keys()}
+    out.update({name: yes_no for name, column in mapper.columns.items() if isinstance(column.type, Boolean)})
+    return out
+
+
 class CivicModelView(ModelView):
-    """A FAB ModelView whose list refuses bad paging and sorting arguments with a 400 instead of a 500."""
+    """A FAB ModelView for our screens: booleans read Yes/No (translated), and its list refuses
+    bad paging and sorting arguments with a 400 instead of a 500."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.formatters_columns = {**readable_formatters(self.datamodel.obj), **(self.formatters_columns or {})}
 
     @expose("/list/")
     @has_access

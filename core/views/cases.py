@@ -7,10 +7,8 @@ carries the version the user saw; a stale version is refused, nothing written.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from itertools import groupby
 from typing import Any, Callable
-from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import expose
@@ -30,8 +28,10 @@ from wtforms import HiddenField, SelectField, TextAreaField
 from wtforms.validators import Length
 
 from core.extensions import db
+from core.formats import format_datetime, format_number, format_wall_datetime
 from core.views.base import CivicModelView
 from core.forms import apply_case_errors, attribute_values, new_case_form_class, split_tags
+from core.i18n_content import attribute_label, localized, value_names
 from core.models import CHANNELS, EVENT_KINDS, PRIORITIES, STATUSES, TRANSITIONS, Case, CaseEvent, Department, ServiceType, User
 from core.models.base import utcnow
 from core.security import CaseScopeFilter, can_see_case
@@ -58,17 +58,6 @@ def priority_label(code: str):
 
 def channel_label(code: str):
     return CHANNELS.get(code, code)
-
-
-def city_timezone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["CIVIC_TIMEZONE"])
-
-
-def local_time(value: datetime | None) -> str:
-    """A naive-UTC timestamp from the database, shown in the city's time zone."""
-    if value is None:
-        return ""
-    return value.replace(tzinfo=timezone.utc).astimezone(city_timezone()).strftime("%Y-%m-%d %H:%M")
 
 
 def user_label(user) -> str:
@@ -147,7 +136,8 @@ def case_list_url(**equals: Any) -> str:
 # ---------------------------------------------------------------- the case page
 
 def attribute_rows(case: Case) -> list[tuple[str, str]]:
-    """(label, shown value) for each attribute: labels are the service's descriptions, list keys shown by name."""
+    """(label, shown value) for each attribute: labels are the service's descriptions, list keys shown by name
+    (both in the request's language)."""
     values = dict(case.attributes or {})
     rows = []
     for defn in sorted(case.service_type.attributes or [], key=lambda d: d.get("order") or 0):
@@ -155,16 +145,16 @@ def attribute_rows(case: Case) -> list[tuple[str, str]]:
         if code not in values:
             continue
         value = values.pop(code)
-        names = {v["key"]: v.get("name") or v["key"] for v in defn.get("values", [])}
+        names = value_names(defn)
         if isinstance(value, list):
             shown = ", ".join(str(names.get(v, v)) for v in value)
         elif defn.get("datatype") == "datetime" and isinstance(value, str):
-            shown = value.replace("T", " ")[:16]
-        elif isinstance(value, float):
-            shown = f"{value:g}"
+            shown = format_wall_datetime(value)
+        elif defn.get("datatype") == "number" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            shown = format_number(value)
         else:
             shown = str(names.get(value, value))
-        rows.append((defn.get("description") or code, shown))
+        rows.append((attribute_label(defn), shown))
     rows.extend((code, str(value)) for code, value in values.items())  # no longer in the catalog
     return rows
 
@@ -237,7 +227,7 @@ def _reroute(case: Case, form, actor: Actor) -> str:
     wanted = form.get("department", "")
     department = db.session.get(Department, int(wanted)) if wanted.isdigit() and len(wanted) < 10 else None
     case_service.reroute(db.session, case, department, actor, form.get("reason", ""))
-    return gettext("Sent to %(department)s.", department=department.name)
+    return gettext("Sent to %(department)s.", department=department.localized_name)
 
 
 def _set_tags(case: Case, form, actor: Actor) -> str:
@@ -295,7 +285,7 @@ class CaseView(CivicModelView):
     page_size = 25
     formatters_columns = {
         "status": status_label, "priority": priority_label, "channel": channel_label,
-        "created_at": local_time, "expected_at": local_time, "assignee": user_label, "address": lambda v: v or "",
+        "created_at": format_datetime, "expected_at": format_datetime, "assignee": user_label, "address": lambda v: v or "",
     }
     label_columns = {
         "reference": _l("Reference"), "service_type": _l("Service"), "status": _l("Status"),
@@ -334,8 +324,9 @@ class CaseView(CivicModelView):
         departments = []
         if can_act:
             departments = db.session.scalars(
-                select(Department).where(Department.active.is_(True), Department.id != case.department_id).order_by(Department.name)
+                select(Department).where(Department.active.is_(True), Department.id != case.department_id)
             ).all()
+            departments = sorted(departments, key=lambda d: d.localized_name.lower())
         panels = current_app.extensions["civic"].pm.flatten("case_panels", case=case)
         return self.render_template(
             "civic/case_show.html",
@@ -354,7 +345,7 @@ class CaseView(CivicModelView):
             attachments_include=_template_exists("civic/case_attachments.html"),
             attachment_routes="AttachmentView.download" in current_app.view_functions,
             status_label=status_label, priority_label=priority_label, channel_label=channel_label,
-            local_time=local_time, user_label=user_label, now_utc=utcnow(),
+            user_label=user_label, now_utc=utcnow(), localized=localized,
         )
 
     @expose("/act/<pk>", methods=["POST"])
@@ -429,11 +420,11 @@ class CaseView(CivicModelView):
             if service is None:
                 flash(gettext("%(field)s: %(message)s", field=FIELD_LABELS["service"], message=gettext("unknown service")), "danger")
         if service is None:
-            services = db.session.scalars(
-                select(ServiceType).where(ServiceType.active.is_(True)).order_by(ServiceType.group, ServiceType.name)
-            ).all()
-            groups = [(group, list(items)) for group, items in groupby(services, key=lambda s: s.group)]
-            return self.render_template("civic/case_pick_service.html", title=self.add_title, groups=groups)
+            services = db.session.scalars(select(ServiceType).where(ServiceType.active.is_(True))).all()
+            # Grouped and sorted in the request's language.
+            services = sorted(services, key=lambda s: (s.localized_group.lower(), s.localized_name.lower()))
+            groups = [(group, list(items)) for group, items in groupby(services, key=lambda s: s.localized_group)]
+            return self.render_template("civic/case_pick_service.html", title=self.add_title, groups=groups, localized=localized)
 
         form = new_case_form_class(service.attributes)()
         if form.validate_on_submit():
@@ -453,8 +444,8 @@ class CaseView(CivicModelView):
                 flash(gettext("Case %(reference)s created.", reference=case.reference), "success")
                 if can_see_case(case):
                     return redirect(url_for(".show", pk=case.id))
-                flash(gettext("It was routed to %(department)s, outside your departments.", department=case.department.name), "info")
+                flash(gettext("It was routed to %(department)s, outside your departments.", department=case.department.localized_name), "info")
                 return redirect(url_for(".list"))
         elif request.method == "POST":
             flash(gettext("The case was not created: correct the marked fields."), "danger")
-        return self.render_template("civic/case_add.html", title=self.add_title, form=form, service=service)
+        return self.render_template("civic/case_add.html", title=self.add_title, form=form, service=service, localized=localized)

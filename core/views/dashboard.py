@@ -16,10 +16,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.extensions import db
+from core.i18n_content import localized
 from core.models import CHANNELS, OPEN_STATUSES, STATUSES, Case, Department
 from core.models.base import utcnow
 from core.security import case_scope
-from core.views.cases import case_list_url, channel_label, city_timezone, local_time, status_label
+from core.formats import city_timezone, timezone_name
+from core.views.cases import case_list_url, channel_label, status_label
 
 # Open statuses in workflow order (the columns of the table).
 OPEN_COLUMNS = [code for code in STATUSES if code in OPEN_STATUSES]
@@ -60,13 +62,14 @@ def open_by_department(session: Session, scope, now_utc: datetime) -> list[Depar
         _scoped(select(Case.department_id, func.count()).where(is_open, Case.expected_at < now_utc), scope).group_by(Case.department_id)
     ).all()
     ids = {d for d, _, _ in counts} | {d for d, _ in overdue}
-    names = dict(session.execute(select(Department.id, Department.name).where(Department.id.in_(ids))).all()) if ids else {}
+    departments = session.execute(select(Department.id, Department.name, Department.translations).where(Department.id.in_(ids))).all() if ids else []
+    names = {d.id: localized(d, "name") for d in departments}  # in the request's language
     rows = {i: DepartmentRow(i, names.get(i, str(i))) for i in ids}
     for department_id, status, n in counts:
         rows[department_id].by_status[status] = n
     for department_id, n in overdue:
         rows[department_id].overdue = n
-    return sorted(rows.values(), key=lambda r: r.name)
+    return sorted(rows.values(), key=lambda r: r.name.lower())
 
 
 def most_overdue(session: Session, scope, now_utc: datetime, limit: int = OVERDUE_LIST_SIZE) -> list[Case]:
@@ -114,9 +117,9 @@ class DashboardView(BaseView):
             + [(code, code, n) for code, n in intake.items() if code not in CHANNELS],
             intake_total=sum(intake.values()),
             today=start.replace(tzinfo=timezone.utc).astimezone(tz).date(),
-            timezone_name=current_app.config["CIVIC_TIMEZONE"],
+            timezone_name=timezone_name(),
             widgets=sorted(widgets, key=lambda p: p.order),
             case_list_url=case_list_url,
-            local_time=local_time,
+            localized=localized,
             now_utc=now,
         )
