@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 
 import click
 import sqlalchemy
 import sqlalchemy.exc
 from flask.cli import FlaskGroup, ScriptInfo
+from flask_babel import force_locale, gettext
 
 from core.config import ConfigError, load_city_config
 
@@ -76,6 +78,25 @@ def _app():
     return current_app
 
 
+def cli_locale() -> str:
+    """The language of the `civic` command's messages: CIVIC_LOCALE when the city offers it, else the city's default."""
+    import os
+
+    city = _app().extensions["civic"].config.city
+    wanted = (os.environ.get("CIVIC_LOCALE") or "").split(".")[0].replace("-", "_")
+    for candidate in (wanted, wanted.split("_")[0]):
+        if candidate and candidate in city["locales"]:
+            return candidate
+    return city["default_locale"]
+
+
+@contextmanager
+def cli_language():
+    """Messages printed inside this block speak the admin's language (see cli_locale)."""
+    with force_locale(cli_locale()):
+        yield
+
+
 @cli.group()
 def config():
     """Check the city config and load it into the database."""
@@ -109,7 +130,8 @@ def config_sync():
     from core.services.catalog import sync_catalog
 
     report = sync_catalog(db.session, _app().extensions["civic"].config)
-    click.echo(f"catalog: {report.summary()}")
+    with cli_language():
+        click.echo(catalog_line(report))
 
 
 @cli.group()
@@ -122,8 +144,10 @@ def db_upgrade():
     """Run the core's migrations, then each enabled plugin's."""
     from core import migrate
 
-    for name in migrate.upgrade():
-        click.echo(f"migrations: {name} is up to date")
+    names = migrate.upgrade()
+    with cli_language():
+        for name in names:
+            click.echo(gettext("migrations: %(name)s is up to date", name=name))
 
 
 @db.command("revision")
@@ -146,16 +170,25 @@ def init():
 
     app = _app()
     migrate.upgrade()
-    click.echo(f"roles: {', '.join(sync_roles())}")
+    roles = sync_roles()
     report = sync_catalog(database.session, app.extensions["civic"].config)
-    click.echo(f"catalog: {report.summary()}")
     username, password, created = ensure_admin(app.extensions["civic"].data_dir)
-    if password:
-        click.echo(f"admin: {username} / {password}")
-    elif created:
-        click.echo(f"admin: {username} (created with the CIVIC_ADMIN_PASSWORD you set)")
-    else:
-        click.echo(f"admin: {username} (exists; password unchanged)")
+    with cli_language():
+        click.echo(gettext("roles: %(roles)s", roles=", ".join(roles)))
+        click.echo(catalog_line(report))
+        if password:
+            click.echo(gettext("admin: %(user)s / %(password)s", user=username, password=password))
+        elif created:
+            click.echo(gettext("admin: %(user)s (created with the CIVIC_ADMIN_PASSWORD you set)", user=username))
+        else:
+            click.echo(gettext("admin: %(user)s (exists; password unchanged)", user=username))
+
+
+def catalog_line(report) -> str:
+    return gettext(
+        "catalog: %(created)d created, %(updated)d updated, %(deactivated)d deactivated",
+        created=len(report.created), updated=len(report.updated), deactivated=len(report.deactivated),
+    )
 
 
 @cli.command("demo")
@@ -168,8 +201,9 @@ def demo(count):
         report = load_demo(count)
     except (RuntimeError, ValueError) as exc:
         raise click.ClickException(str(exc))
-    for line in report.lines():
-        click.echo(line)
+    with cli_language():
+        for line in report.lines():
+            click.echo(line)
 
 
 @cli.command("plugins")
@@ -178,14 +212,17 @@ def plugins():
     from core.plugins import installed_plugins
 
     pm = _app().extensions["civic"].pm
-    for name, plugin in sorted(installed_plugins().items()):
-        enabled = name in pm.infos
-        line = f"{name} {plugin.version} [{'enabled' if enabled else 'disabled'}] ({plugin.distribution})"
-        if enabled:
-            info = pm.infos[name]
-            hooks = sorted(h.name for h in pm.get_hookcallers(pm.get_plugin(name)) or [])
-            line += f"\n    requires: {', '.join(info.requires) or '-'}\n    hooks: {', '.join(hooks)}"
-        click.echo(line)
+    with cli_language():
+        for name, plugin in sorted(installed_plugins().items()):
+            enabled = name in pm.infos
+            state = gettext("enabled") if enabled else gettext("disabled")
+            line = f"{name} {plugin.version} [{state}] ({plugin.distribution})"
+            if enabled:
+                info = pm.infos[name]
+                hooks = sorted(h.name for h in pm.get_hookcallers(pm.get_plugin(name)) or [])
+                line += "\n    " + gettext("requires: %(names)s", names=", ".join(info.requires) or "-")
+                line += "\n    " + gettext("hooks: %(names)s", names=", ".join(hooks))
+            click.echo(line)
 
 
 @cli.command("serve")
@@ -196,9 +233,11 @@ def serve(host, port):
     from werkzeug.serving import run_simple
 
     app = _app()._get_current_object()
-    click.echo(f"Civic Connect for {app.config['APP_NAME']}: http://{host}:{port}/  (staff sign-in: http://{host}:{port}/login/)")
-    for line in _login_hints(app):
-        click.echo(f"  {line}")
+    with cli_language():
+        url = f"http://{host}:{port}/"
+        click.echo(gettext("Civic Connect for %(city)s: %(url)s  (staff sign-in: %(url)slogin/)", city=app.config["APP_NAME"], url=url))
+        for line in _login_hints(app):
+            click.echo(f"  {line}")
     # Not app.run(): Flask ignores it inside a `flask`-style CLI command.
     run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
 
@@ -218,18 +257,18 @@ def _login_hints(app) -> list[str]:
     try:
         user = app.appbuilder.sm.find_user(username=username)
         if user is None:
-            return [f"admin login: none yet (run `civic init` to create {username})"]
+            return [gettext("admin login: none yet (run `civic init` to create %(user)s)", user=username)]
         saved = directory / "admin-password"
         if os.environ.get("CIVIC_ADMIN_PASSWORD"):
-            lines = [f"admin login: {username} / (the CIVIC_ADMIN_PASSWORD you set)"]
+            lines = [gettext("admin login: %(user)s / (the CIVIC_ADMIN_PASSWORD you set)", user=username)]
         elif saved.exists() and check_password_hash(user.password, saved.read_text().strip()):
-            lines = [f"admin login: {username} / {saved.read_text().strip()}"]
+            lines = [gettext("admin login: %(user)s / %(password)s", user=username, password=saved.read_text().strip())]
         else:
-            lines = [f"admin login: {username} (password changed since it was generated)"]
+            lines = [gettext("admin login: %(user)s (password changed since it was generated)", user=username)]
         demo_line = login_hint(directory)
         return lines + ([demo_line] if demo_line else [])
     except SQLAlchemyError:
-        return ["the database is not set up yet: run `civic init`"]
+        return [gettext("the database is not set up yet: run `civic init`")]
     finally:
         database.session.remove()
 

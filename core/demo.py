@@ -39,6 +39,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
@@ -209,22 +210,24 @@ class DemoReport:
     password: str | None = None
 
     def lines(self) -> list[str]:
+        """The report, in the language of the current locale (the CLI sets it)."""
         out = [
-            f"demo staff: {', '.join(self.staff)} ({self.staff_created} new); resident portal user: {RESIDENT_USER.username}",
-            f"demo accounts: {self.accounts} residents and businesses ({self.accounts_created} new)",
+            gettext("demo staff: %(names)s (%(new)d new); resident portal user: %(resident)s",
+                    names=", ".join(self.staff), new=self.staff_created, resident=RESIDENT_USER.username),
+            gettext("demo accounts: %(count)d residents and businesses (%(new)d new)", count=self.accounts, new=self.accounts_created),
         ]
         if self.cases_created:
-            out.append(
-                f"demo cases: {self.cases_created} created in {self.seconds:.1f} s "
-                f"({self.cases_created - self.open_cases} closed or resolved, {self.open_cases} open, "
-                f"{self.hurricane_cases} tagged {STORM_TAG})"
-            )
+            out.append(gettext(
+                "demo cases: %(count)d created in %(seconds).1f s (%(closed)d closed or resolved, %(open)d open, %(storm)d tagged %(tag)s)",
+                count=self.cases_created, seconds=self.seconds, closed=self.cases_created - self.open_cases,
+                open=self.open_cases, storm=self.hurricane_cases, tag=STORM_TAG,
+            ))
         else:
-            out.append(f"demo cases: already loaded ({self.cases_existing} cases tagged {DEMO_TAG}); nothing added")
+            out.append(gettext("demo cases: already loaded (%(count)d cases tagged %(tag)s); nothing added", count=self.cases_existing, tag=DEMO_TAG))
         if self.password:
-            out.append(f"demo password (every demo user): {self.password}")
+            out.append(gettext("demo password (every demo user): %(password)s", password=self.password))
         else:
-            out.append("demo password: unchanged since the demo users were created")
+            out.append(gettext("demo password: unchanged since the demo users were created"))
         return out
 
 
@@ -257,7 +260,7 @@ def login_hint(directory: Path) -> str | None:
     if not password or not check_password_hash(user.password, password):
         return None
     names = ", ".join(u.username for u in (*STAFF, RESIDENT_USER))
-    return f"demo logins: {names} / {password}"
+    return gettext("demo logins: %(names)s / %(password)s", names=names, password=password)
 
 
 def ensure_staff(session: Session, password: str, report: DemoReport) -> dict[str, Any]:
