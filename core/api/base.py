@@ -10,6 +10,8 @@ from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.const import API_FILTERS_RIS_KEY, API_PAGE_INDEX_RIS_KEY
 from flask_appbuilder.exceptions import ApplyFilterException
 from flask_babel import gettext
+
+from core.validation import translate_errors
 from werkzeug.wrappers import Response
 
 # Ids above this do not fit a 64-bit column: answer 404 rather than let the driver overflow.
@@ -65,7 +67,7 @@ class CivicModelApi(ModelRestApi):
 
     def response_fields(self, errors: dict[str, Any], code: int = 400) -> Response:
         """``{"message": {field: [messages]}}``."""
-        return self.response(code, message=flatten_errors(errors))
+        return self.response(code, message=flatten_errors(translate_errors(errors)))
 
     def json_object(self) -> tuple[dict[str, Any] | None, Response | None]:
         """The request body as a dict, or the 400 that says why it is not one."""

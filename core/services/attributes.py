@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 
@@ -16,10 +17,10 @@ def _field(defn: dict[str, Any]) -> fields.Field:
     if datatype == "datetime":
         return fields.DateTime(**kwargs)
     if datatype == "singlevaluelist":
-        return fields.String(validate=validate.OneOf(keys, error="must be one of: {choices}"), **kwargs)
+        return fields.String(validate=validate.OneOf(keys, error=gettext("must be one of: {choices}")), **kwargs)
     if datatype == "multivaluelist":
         return fields.List(
-            fields.String(validate=validate.OneOf(keys, error="must be one of: {choices}")),
+            fields.String(validate=validate.OneOf(keys, error=gettext("must be one of: {choices}"))),
             validate=validate.Length(min=1) if required else None,
             **kwargs,
         )
@@ -50,10 +51,10 @@ def _clean(values: dict[str, Any], definitions: list[dict[str, Any]]) -> dict[st
 def validate_attributes(definitions: list[dict[str, Any]], values: dict[str, Any] | None) -> dict[str, Any]:
     """Return JSON-ready attributes, or raise ValidationError keyed by attribute code."""
     if values is not None and not isinstance(values, dict):
-        raise ValidationError({"_schema": ["attributes must be an object of code: value"]})
+        raise ValidationError({"_schema": [gettext("attributes must be an object of code: value")]})
     known = {d["code"] for d in definitions}
     unknown = sorted(set(values or {}) - known)
-    errors: dict[str, list[str]] = {code: ["unknown attribute for this service"] for code in unknown}
+    errors: dict[str, list[str]] = {code: [gettext("unknown attribute for this service")] for code in unknown}
     try:
         loaded = attribute_schema(definitions).load(_clean(values or {}, definitions))
     except ValidationError as exc:

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext
 from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,6 +32,7 @@ from core.models import (
 )
 from core.models.base import utcnow
 from core.services.attributes import validate_attributes
+from core.validation import translate_errors
 
 MAX_DESCRIPTION = 4000
 # Column sizes of the Case table: every channel gets a field error, never a database error.
@@ -51,8 +53,11 @@ class ConflictError(Exception):
 
     def __init__(self, case: Case, expected: int):
         super().__init__(
-            f"case {case.reference} was changed by someone else (you edited version {expected}, "
-            f"it is now version {case.version}); reload it and apply your change again"
+            gettext(
+                "case %(reference)s was changed by someone else (you edited version %(expected)s, "
+                "it is now version %(current)s); reload it and apply your change again",
+                reference=case.reference, expected=expected, current=case.version,
+            )
         )
         self.case, self.expected = case, expected
 
@@ -72,6 +77,10 @@ class Actor:
 
 
 SYSTEM = Actor()
+
+
+def too_long(text: str, limit: int) -> str:
+    return gettext("is %(length)d characters long; the limit is %(limit)d", length=len(text), limit=limit)
 
 
 def _pm():
@@ -112,10 +121,10 @@ def _check_location(lat: Any, long: Any, errors: dict[str, list[str]]) -> tuple[
                 raise ValueError
             out.append(f)
         except (TypeError, ValueError):
-            errors.setdefault(name, []).append(f"must be a number between -{limit} and {limit}")
+            errors.setdefault(name, []).append(gettext("must be a number between -%(limit)d and %(limit)d", limit=limit))
             out.append(None)
     if (lat in (None, "")) != (long in (None, "")):
-        errors.setdefault("lat" if lat in (None, "") else "long", []).append("lat and long go together")
+        errors.setdefault("lat" if lat in (None, "") else "long", []).append(gettext("lat and long go together"))
     return out[0], out[1]
 
 
@@ -146,29 +155,29 @@ def create_case(
     errors: dict[str, list[str]] = {}
     service = session.scalar(select(ServiceType).where(ServiceType.code == (service_code or "")))
     if not service_code:
-        errors["service_code"] = ["is required"]
+        errors["service_code"] = [gettext("is required")]
     elif service is None or not service.active:
-        errors["service_code"] = [f"unknown service '{service_code}'"]
+        errors["service_code"] = [gettext("unknown service '%(code)s'", code=service_code)]
     description = (description or "").strip()
     if len(description) > MAX_DESCRIPTION:
-        errors["description"] = [f"is {len(description)} characters long; the limit is {MAX_DESCRIPTION}"]
+        errors["description"] = [too_long(description, MAX_DESCRIPTION)]
     if channel not in CHANNELS:
-        errors["channel"] = [f"must be one of: {', '.join(CHANNELS)}"]
+        errors["channel"] = [gettext("must be one of: %(choices)s", choices=", ".join(CHANNELS))]
     if priority not in PRIORITIES:
-        errors["priority"] = [f"must be one of: {', '.join(PRIORITIES)}"]
+        errors["priority"] = [gettext("must be one of: %(choices)s", choices=", ".join(PRIORITIES))]
     lat, long = _check_location(lat, long, errors)
     for name, value in (("address", address), ("address_id", address_id), ("zipcode", zipcode), ("zone", zone),
                         ("contact_name", contact_name), ("contact_email", contact_email), ("contact_phone", contact_phone)):
         limit = TEXT_LIMITS[name]
         if value is not None and len(str(value)) > limit:
-            errors[name] = [f"is {len(str(value))} characters long; the limit is {limit}"]
+            errors[name] = [too_long(str(value), limit)]
     clean_attrs: dict[str, Any] = {}
     if service is not None:
         try:
             clean_attrs = validate_attributes(service.attributes or [], attributes)
         except ValidationError as exc:
             for code, msgs in exc.messages.items():
-                errors[f"attribute[{code}]" if code != "_schema" else "attributes"] = list(msgs)
+                errors[f"attribute[{code}]" if code != "_schema" else "attributes"] = translate_errors(list(msgs))
     if errors:
         raise CaseError(errors)
 
@@ -199,7 +208,7 @@ def create_case(
     decision = pm.hook.route_case(case=case, session=session)
     department = session.scalar(select(Department).where(Department.code == decision.department_code))
     if department is None:
-        raise CaseError({"department": [f"routing rule '{decision.rule}' names unknown department '{decision.department_code}'"]})
+        raise CaseError({"department": [gettext("routing rule '%(rule)s' names unknown department '%(code)s'", rule=decision.rule, code=decision.department_code)]})
     case.department = department
     # The reference is taken last: the sequence row stays locked only until the commit.
     case.reference = pm.hook.case_reference(case=case, session=session)
@@ -222,7 +231,7 @@ def check_version(case: Case, expected: Any) -> None:
     try:
         expected_int = int(expected)
     except (TypeError, ValueError):
-        raise CaseError({"version": ["is required: send the version of the case you edited"]})
+        raise CaseError({"version": [gettext("is required: send the version of the case you edited")]})
     if expected_int != case.version:
         raise ConflictError(case, expected_int)
 
@@ -232,13 +241,13 @@ def change_status(session: Session, case: Case, new: str, actor: Actor, note: st
     if expected_version is not None:
         check_version(case, expected_version)
     if new not in STATUSES:
-        raise CaseError({"status": [f"must be one of: {', '.join(STATUSES)}"]})
+        raise CaseError({"status": [gettext("must be one of: %(choices)s", choices=", ".join(STATUSES))]})
     old = case.status
     if new == old:
         return case
     if new not in TRANSITIONS[old]:
         allowed = ", ".join(TRANSITIONS[old])
-        raise CaseError({"status": [f"cannot go from {old} to {new}; allowed: {allowed}"]})
+        raise CaseError({"status": [gettext("cannot go from %(old)s to %(new)s; allowed: %(allowed)s", old=old, new=new, allowed=allowed)]})
     now = utcnow()
     case.status = new
     case.updated_at = now
@@ -286,9 +295,9 @@ def add_note(session: Session, case: Case, body: str, actor: Actor, public: bool
     """An internal note (staff only) or a public note (the resident sees it)."""
     body = (body or "").strip()
     if not body:
-        raise CaseError({"body": ["a note cannot be empty"]})
+        raise CaseError({"body": [gettext("a note cannot be empty")]})
     if len(body) > MAX_DESCRIPTION:
-        raise CaseError({"body": [f"is {len(body)} characters long; the limit is {MAX_DESCRIPTION}"]})
+        raise CaseError({"body": [too_long(body, MAX_DESCRIPTION)]})
     ev = _event(case, "public_note" if public else "internal_note", actor, body=body, public=public)
     case.updated_at = utcnow()
     session.add(ev)
@@ -304,13 +313,13 @@ def reroute(session: Session, case: Case, department: Department | None, actor: 
     reason = (reason or "").strip()
     errors: dict[str, list[str]] = {}
     if department is None or not department.active:
-        errors["department"] = ["choose an active department"]
+        errors["department"] = [gettext("choose an active department")]
     elif department.id == case.department_id:
-        errors["department"] = [f"the case is already with {department.code}"]
+        errors["department"] = [gettext("the case is already with %(department)s", department=department)]
     if not reason:
-        errors["reason"] = ["say why the case goes to another department"]
+        errors["reason"] = [gettext("say why the case goes to another department")]
     elif len(reason) > MAX_DESCRIPTION:
-        errors["reason"] = [f"is {len(reason)} characters long; the limit is {MAX_DESCRIPTION}"]
+        errors["reason"] = [too_long(reason, MAX_DESCRIPTION)]
     if errors:
         raise CaseError(errors)
     old = case.department.code

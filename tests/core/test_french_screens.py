@@ -138,3 +138,26 @@ def test_every_staff_page_is_in_french_with_no_english_interface_text(app, frenc
         if found:
             leaks[url] = found
     assert not leaks, "English on French pages: " + "; ".join(f"{u}: {', '.join(t)}" for u, t in leaks.items())
+
+
+def test_form_errors_and_api_errors_are_in_french(app, client_for, api_headers):
+    from tests.conftest import csrf_token
+
+    client = client_for("pw_staff")
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "fr-CA"
+    form = client.get("/caseview/add?service=POTHOLE").get_data(as_text=True)
+    page = client.post(
+        "/caseview/add?service=POTHOLE",
+        data={"csrf_token": csrf_token(form), "description": "Sans taille", "priority": "normal", "channel": "phone", "lat": "nord", "long": "-81.2"},
+    ).get_data(as_text=True)
+    texts = visible_texts(page)
+    assert "This field is required." not in texts and "Not a valid float value." not in texts
+    assert "Ce champ est requis." in texts and any(t.startswith("N'est pas un flottant valide") for t in texts)
+
+    headers = {**api_headers("pw_staff"), "Accept-Language": "fr"}
+    r = app.test_client().post("/api/v1/case/", json={"service_code": "POTHOLE", "attributes": {"SIZE": "huge"}, "lat": 95, "long": 0}, headers=headers)
+    assert r.status_code == 400
+    messages = r.json["message"]
+    assert messages["attribute[SIZE]"] == ["doit être l’une des valeurs suivantes\u00a0: small, medium, large"]
+    r = app.test_client().post("/api/v1/case/", json={"description": "x"}, headers=headers)
+    assert r.json["message"]["service_code"] == ["est obligatoire"] or "obligatoire" in str(r.json["message"]["service_code"])
