@@ -77,3 +77,13 @@ def test_staff_screens_speak_french_when_the_browser_asks_for_it(client_for):
     html = client.get("/caseview/list/").get_data(as_text=True)
     assert "Dossiers" in html and "Référence" in html
     assert "Tableau de bord" in html
+
+
+@pytest.mark.parametrize("package", PACKAGES, ids=lambda p: p.name)
+def test_french_follows_typographic_rules(package):
+    """A no-break space (not a plain one) before : ; ? ! and inside « »."""
+    catalog = french_catalog(package)
+    if catalog is None:
+        return
+    bad = [m.id for m in catalog if m.id and isinstance(m.string, str) and re.search(r" [:;?!]|« | »", m.string)]
+    assert not bad, f"{package.name}: plain space before punctuation or inside guillemets in: {bad[:10]}"
