@@ -63,11 +63,14 @@ def database_problem(exc: Exception) -> str:
     """One line about a database that cannot be used, without the password of the URL."""
     import os
 
-    url = os.environ.get("CIVIC_DATABASE_URL") or "the SQLite file in the data folder"
-    try:
-        url = sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
-    except sqlalchemy.exc.ArgumentError:
-        url = "(not a database URL)"
+    url = os.environ.get("CIVIC_DATABASE_URL")
+    if not url:
+        url = "the SQLite file in the data folder"
+    else:
+        try:
+            url = sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+        except sqlalchemy.exc.ArgumentError:
+            url = "(not a database URL)"
     first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
     return f"cannot use {url}: {first}"
 

@@ -31,6 +31,8 @@ def _owned(spec: MigrationSpec, all_specs: list[MigrationSpec]):
     prefixes = [s.table_prefix for s in all_specs if s.table_prefix]
 
     def include(name: str) -> bool:
+        if name.startswith("alembic_version"):  # every environment's own bookkeeping, never a model
+            return False
         if spec.table_prefix:
             return name.startswith(spec.table_prefix)
         return not any(name.startswith(p) for p in prefixes)

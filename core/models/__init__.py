@@ -17,11 +17,12 @@ from core.models.case import (
     open311_status,
 )
 from core.models.department import Department, department_staff
+from core.models.outbox import OUTBOX_STATUSES, OutboxMessage
 from core.models.service import ServiceType
 from core.models.tag import Tag, case_tag, normalise_tag
 
 __all__ = [
-    "Account", "Attachment", "Case", "CaseEvent", "CaseSequence", "Department", "ServiceType", "Tag",
+    "Account", "Attachment", "OutboxMessage", "OUTBOX_STATUSES", "Case", "CaseEvent", "CaseSequence", "Department", "ServiceType", "Tag",
     "CHANNELS", "CLOSED_STATUSES", "EVENT_KINDS", "OPEN_STATUSES", "PRIORITIES", "STATUSES", "TRANSITIONS",
     "case_tag", "department_staff", "normalise_tag", "open311_status", "User",
 ]

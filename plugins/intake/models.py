@@ -1,0 +1,101 @@
+"""The intake plugin's tables (prefix ``intake_``): followers, satisfaction, utility accounts,
+notices and the counters behind its rate limits."""
+from __future__ import annotations
+
+from flask_appbuilder import Model
+from sqlalchemy import JSON, Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import relationship
+
+from core.models.base import BigId, utcnow
+
+
+class Follower(Model):
+    """Someone who receives a case's updates by e-mail: its reporter, a "me too", or anyone who followed it."""
+
+    __tablename__ = "intake_follower"
+    id = Column(BigId, primary_key=True)
+    case_id = Column(BigId, ForeignKey("case.id", ondelete="CASCADE"), nullable=False)
+    case = relationship("Case")
+    email = Column(String(254), nullable=False)
+    account_id = Column(Integer, ForeignKey("account.id", ondelete="SET NULL"), index=True)
+    locale = Column(String(10), nullable=False, default="en")
+    reason = Column(String(20), nullable=False, default="follow")  # reporter | me_too | follow
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("case_id", "email", name="uq_intake_follower_case_email"), Index("ix_intake_follower_email", "email"))
+
+
+class Satisfaction(Model):
+    """The reporter's answer to "Was this resolved?" after a case is closed."""
+
+    __tablename__ = "intake_satisfaction"
+    id = Column(BigId, primary_key=True)
+    case_id = Column(BigId, ForeignKey("case.id", ondelete="CASCADE"), nullable=False, index=True)
+    case = relationship("Case")
+    resolved = Column(Boolean, nullable=False)
+    rating = Column(Integer)  # 1..5
+    comment = Column(Text, nullable=False, default="")
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class UtilityAccount(Model):
+    """One row of the city's utility billing export (`civic intake import-utility-accounts FILE`).
+
+    Its service addresses double as the city's address list for the report form; the holder's
+    last name is kept only to check a resident's link request and is never shown."""
+
+    __tablename__ = "intake_utility_account"
+    id = Column(Integer, primary_key=True)
+    account_number = Column(String(40), nullable=False, unique=True)
+    service_address = Column(String(300), nullable=False)
+    address_key = Column(String(300), nullable=False, index=True)  # upper-case, single-spaced, for matching
+    lat = Column(Float)
+    long = Column(Float)
+    holder_last_name = Column(String(120), nullable=False)  # normalised: upper-case, no accents
+    zipcode = Column(String(10), nullable=False)
+    zone = Column(String(50))
+    imported_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class Notice(Model):
+    """A city notice: shown on the portal (optionally for one zone) and sent to subscribers of its topic."""
+
+    __tablename__ = "intake_notice"
+    id = Column(Integer, primary_key=True)
+    title = Column(String(200), nullable=False)
+    body = Column(Text, nullable=False, default="")
+    translations = Column(JSON, nullable=False, default=dict)  # {"fr": {"title": ..., "body": ...}}
+    topic = Column(String(40), nullable=False, default="general")
+    zone = Column(String(50))  # None: the whole city
+    published_at = Column(DateTime, nullable=False, default=utcnow)
+    expires_at = Column(DateTime)
+    created_by_id = Column(Integer, ForeignKey("ab_user.id"))
+
+    __table_args__ = (Index("ix_intake_notice_published", "published_at"),)
+
+    def __repr__(self) -> str:
+        return self.title
+
+
+class NoticeSend(Model):
+    """One sending of a notice to its subscribers: who sent it, when, to how many."""
+
+    __tablename__ = "intake_notice_send"
+    id = Column(Integer, primary_key=True)
+    notice_id = Column(Integer, ForeignKey("intake_notice.id", ondelete="CASCADE"), nullable=False, index=True)
+    notice = relationship("Notice", backref="sends")
+    sent_by_id = Column(Integer, ForeignKey("ab_user.id"))
+    sent_at = Column(DateTime, nullable=False, default=utcnow)
+    recipients = Column(Integer, nullable=False, default=0)
+
+
+class RateEvent(Model):
+    """One counted action (a report, a link attempt, a sign-in) for the sliding-window rate limits."""
+
+    __tablename__ = "intake_rate_event"
+    id = Column(BigId, primary_key=True)
+    bucket = Column(String(30), nullable=False)  # report | link | signin | signup | follow
+    key = Column(String(128), nullable=False)  # a hash of the client address, or of the account
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (Index("ix_intake_rate_event_lookup", "bucket", "key", "created_at"),)
