@@ -22,3 +22,23 @@ def plugin_info():
 @hookimpl
 def register_migrations():
     return [MigrationSpec("intake", str(HERE / "migrations"), "alembic_version_intake", "intake_")]
+
+
+@hookimpl
+def config_defaults():
+    return {
+        # The address residents use to reach the portal: links in e-mails are built from it.
+        "public_url": "http://127.0.0.1:8080",
+    }
+
+
+@hookimpl
+def translation_directories():
+    return [str(HERE / "translations")]
+
+
+@hookimpl
+def register_blueprints():
+    from plugins.intake.portal import blueprint
+
+    return [blueprint()]

@@ -1,0 +1,23 @@
+"""The resident portal: one blueprint, its routes split by subject.
+
+- ``reporting``: home, service search, the report form, "Is this it?" and "me too".
+- ``following``: the public case page, follow/unfollow, "Was this resolved?".
+- ``accounts``: sign up, confirm, sign in and out, reset password, link a utility account,
+  "My city", download my data, close my account.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint
+
+HERE = Path(__file__).resolve().parent.parent
+
+portal = Blueprint("portal", __name__, url_prefix="/portal", template_folder=str(HERE / "templates"), static_folder=str(HERE / "static"), static_url_path="/static")
+
+
+def blueprint() -> Blueprint:
+    """The portal with every route module loaded (each adds its routes to ``portal`` on import)."""
+    from plugins.intake.portal import accounts, following, reporting  # noqa: F401
+
+    return portal

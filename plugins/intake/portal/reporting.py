@@ -1,0 +1,4 @@
+"""Portal routes: reporting (see plugins/intake/portal/__init__.py)."""
+from __future__ import annotations
+
+from plugins.intake.portal import portal  # noqa: F401
