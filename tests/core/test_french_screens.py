@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 ROOT = Path(__file__).resolve().parents[2]
 SKIP_PREFIXES = ("/static", "/appbuilder", "/civic-static", "/api/", "/swagger", "/lang/", "/logout", "/login", "/attachments/")
+KNOWN_ARGS = ("reference", "code", "service_code")  # portal pages are reached by case number or service code
 SKIP_ENDPOINTS = {"UtilView.back", "AuthDBView.login", "AuthDBView.logout"}
 NOT_PAGES = {"delete", "action", "action_post", "download", "thumbnail", "api_read", "api_get", "api_column_add", "api_column_edit", "api_readvalues", "api", "api_delete", "api_update", "api_create"}
 
@@ -91,6 +92,16 @@ def pages_to_visit(app) -> list[str]:
             args = set(rule.arguments)
             if not args:
                 urls.append(rule.rule)
+                continue
+            if args <= set(KNOWN_ARGS) and "pk" not in args:
+                from core.models import Case
+
+                reference = db.session.scalar(select(Case.reference).order_by(Case.id).limit(1))
+                values = {"reference": reference, "code": "POTHOLE", "service_code": "POTHOLE"}
+                url = rule.rule
+                for arg in args:
+                    url = re.sub(rf"<(?:[a-z]+:)?{arg}>", str(values[arg]), url)
+                urls.append(url)
                 continue
             if args != {"pk"}:
                 continue
