@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.hookspecs import hookimpl
 from core.models import CaseSequence
-from core.records import RoleSpec, RoutingDecision
+from core.records import Notifier, RoleSpec, RoutingDecision
 
 
 def next_number(session, prefix: str, year: int) -> int:
@@ -118,3 +118,11 @@ def register_apis():
     from core.api import core_apis
 
     return core_apis()
+
+
+@hookimpl(trylast=True)
+def register_notifiers():
+    """E-mail through the SMTP server of CIVIC_SMTP_HOST (see core.notify)."""
+    from core.notify import SmtpNotifier
+
+    return [Notifier("email", SmtpNotifier.from_config(current_app.config).send)]

@@ -92,6 +92,11 @@ def case_status_changed(case, old, new):
 
 
 @hookspec
+def register_notifiers():
+    """Return a list of Notifier: the channels (e-mail, SMS ...) the outbox worker delivers through."""
+
+
+@hookspec
 def case_panels(case):
     """Return a list of Panel to show on the staff case page."""
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 
 @dataclass(frozen=True)
@@ -68,3 +68,15 @@ class Panel:
     html: str
     order: int = 100
     extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Notifier:
+    """A delivery channel of the outbox: ``send(message)`` delivers one ``OutboxMessage`` or raises.
+
+    ``send`` is any callable taking the message: a function, or the bound ``send`` of an object
+    (``SmsGateway(settings).send``).  An exception means "not delivered": the worker retries later.
+    """
+
+    channel: str
+    send: Callable[[Any], None]

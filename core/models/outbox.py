@@ -22,6 +22,7 @@ class OutboxMessage(Model):
     body_html = Column(Text)
     kind = Column(String(40), nullable=False, default="")  # e.g. case_received, status_changed, notice
     related = Column(String(60))  # e.g. "case:123", "notice:4"
+    unsubscribe_url = Column(String(1000))  # the message's "stop following" link (e-mail: List-Unsubscribe)
     status = Column(String(10), nullable=False, default="pending")
     attempts = Column(Integer, nullable=False, default=0)
     next_attempt_at = Column(DateTime, nullable=False, default=utcnow)

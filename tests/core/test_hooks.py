@@ -300,6 +300,38 @@ def test_hook_case_updated(demo, session):
     ]
 
 
+def test_hook_register_notifiers(demo, session):
+    """A plugin adds an "sms" channel; the worker delivers through it, and still knows e-mail."""
+    from core import hookimpl
+    from core.models import OutboxMessage
+    from core.notify import deliver_due, enqueue, notifiers
+    from core.records import Notifier
+
+    texts: list[tuple[str, str]] = []
+
+    class SmsPlugin:
+        @hookimpl
+        def register_notifiers(self):
+            return [Notifier("sms", lambda message: texts.append((message.recipient, message.body_text)))]
+
+    pm = demo.app.extensions["civic"].pm
+    pm.register(SmsPlugin(), name="sms-test")
+    try:
+        sms = enqueue(session, recipient="+13865550142", subject="", body_text="Storm debris pick-up starts Monday.", channel="sms")
+        pager = enqueue(session, recipient="4242", subject="", body_text="Page the on-call crew", channel="pager")
+        session.commit()
+        with demo.app.app_context():
+            assert sorted(notifiers()) == ["email", "sms"]
+            deliver_due()
+    finally:
+        pm.unregister(name="sms-test")
+    assert texts == [("+13865550142", "Storm debris pick-up starts Monday.")]
+    session.expire_all()
+    assert session.get(OutboxMessage, sms.id).status == "sent"
+    failed = session.get(OutboxMessage, pager.id)
+    assert failed.status == "failed" and "no notifier for channel 'pager'" in failed.last_error
+
+
 def test_hook_case_panels(demo, session):
     from core.records import Panel
 
