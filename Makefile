@@ -17,9 +17,13 @@ install: $(STAMP)
 
 # Migrations, roles, admin and catalog; the demo data (a second run adds nothing); then serve.
 # `civic serve` prints the URL, the admin login and the demo logins right before it starts.
+# The notification worker (`civic notify run`) runs in the background while the server does,
+# and is stopped when the server stops (Ctrl-C included).
 run: $(STAMP)
 	$(BIN)/civic init
 	$(BIN)/civic demo
+	$(BIN)/civic notify run & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT; trap 'exit 130' INT TERM; \
 	$(BIN)/civic serve --port $(PORT)
 
 # The whole suite, on SQLite and PostgreSQL: `make test PYTEST_ARGS="-k demo -x"` for a part.

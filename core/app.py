@@ -5,6 +5,7 @@ import logging
 import os
 import secrets
 from dataclasses import dataclass
+from email.headerregistry import Address
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,44 @@ def _roles(pm: CivicPluginManager) -> dict[str, list[list[str]]]:
     return roles
 
 
+SMTP_TLS_MODES = {"none": 25, "starttls": 587, "ssl": 465}  # CIVIC_SMTP_TLS -> its usual port
+
+
+def _mail_settings(config: CityConfig) -> dict[str, Any]:
+    """Outgoing mail for the notification worker: from the environment only (the password is a secret)."""
+    env = os.environ
+    problems = []
+    tls = (env.get("CIVIC_SMTP_TLS") or "none").strip().lower()
+    if tls not in SMTP_TLS_MODES:
+        problems.append(f"CIVIC_SMTP_TLS: must be one of {', '.join(SMTP_TLS_MODES)}, not {tls!r}")
+        tls = "none"
+    port_text = (env.get("CIVIC_SMTP_PORT") or "").strip()
+    port = SMTP_TLS_MODES[tls]
+    if port_text:
+        if port_text.isdigit() and 0 < int(port_text) < 65536:
+            port = int(port_text)
+        else:
+            problems.append(f"CIVIC_SMTP_PORT: must be a port number (1-65535), not {port_text!r}")
+    attempts_text = (env.get("CIVIC_NOTIFY_MAX_ATTEMPTS") or "6").strip()
+    if not (attempts_text.isdigit() and 0 < int(attempts_text) <= 50):
+        problems.append(f"CIVIC_NOTIFY_MAX_ATTEMPTS: must be a number of attempts (1-50), not {attempts_text!r}")
+        attempts_text = "6"
+    if problems:
+        raise ConfigError(problems)
+    return {
+        "CIVIC_SMTP_HOST": env.get("CIVIC_SMTP_HOST") or "localhost",
+        "CIVIC_SMTP_PORT": port,
+        "CIVIC_SMTP_USER": env.get("CIVIC_SMTP_USER") or None,
+        "CIVIC_SMTP_PASSWORD": env.get("CIVIC_SMTP_PASSWORD") or None,
+        "CIVIC_SMTP_TLS": tls,
+        "CIVIC_SMTP_TIMEOUT": 30,
+        "CIVIC_MAIL_FROM": env.get("CIVIC_MAIL_FROM") or str(Address(config.city["name"], addr_spec="no-reply@localhost")),
+        # A message that fails is tried again after these delays, then given up after CIVIC_NOTIFY_MAX_ATTEMPTS.
+        "CIVIC_NOTIFY_RETRY_MINUTES": (1, 5, 30, 120, 720),
+        "CIVIC_NOTIFY_MAX_ATTEMPTS": int(attempts_text),
+    }
+
+
 def _flask_settings(config: CityConfig, pm: CivicPluginManager, directory: Path) -> dict[str, Any]:
     translations = [str(PACKAGE_DIR / "translations")] + [str(d) for d in pm.flatten("translation_directories")]
     return {
@@ -124,6 +163,7 @@ def _flask_settings(config: CityConfig, pm: CivicPluginManager, directory: Path)
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "RATELIMIT_ENABLED": False,
+        **_mail_settings(config),
     }
 
 

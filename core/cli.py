@@ -209,6 +209,43 @@ def demo(count):
             click.echo(line)
 
 
+@cli.group()
+def notify():
+    """Deliver the notifications waiting in the outbox."""
+
+
+@notify.command("run")
+@click.option("--interval", default=10.0, show_default=True, type=click.FloatRange(0.1, 3600), help="Seconds between looks at the outbox when nothing is due.")
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10_000), help="Messages per round.")
+def notify_run(interval, once, limit):
+    """Deliver due messages, retry failures with backoff; runs until stopped (Ctrl-C or SIGTERM)."""
+    import signal
+    import threading
+
+    from core.notify import run_worker
+
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())  # finish the message being sent, then stop
+
+    def show(report):
+        with cli_language():
+            click.echo(delivery_line(report))
+
+    try:
+        total = run_worker(interval=interval, once=once, limit=limit, stop=stop, on_report=None if once else show)
+    except KeyboardInterrupt:
+        return
+    if once:
+        show(total)
+
+
+def delivery_line(report) -> str:
+    return gettext("notifications: %(sent)d sent, %(retrying)d to retry, %(failed)d failed",
+                   sent=report.sent, retrying=report.retrying, failed=report.failed)
+
+
 @cli.command("plugins")
 def plugins():
     """List installed plugins: version, enabled or not, requires, hooks implemented."""

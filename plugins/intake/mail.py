@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from flask import current_app, render_template
@@ -26,6 +27,7 @@ def render_mail(name: str, locale: str, **context) -> Mail:
         template = current_app.jinja_env.get_template(f"mail/{name}.txt")
         module = template.make_module(context)
         text = str(module).strip() + "\n"
-        subject = " ".join(str(getattr(module, "subject", "")).split())
+        # One line; French no-break spaces (before ":", inside « ») are kept.
+        subject = re.sub(r"[ \t\r\n]+", " ", str(getattr(module, "subject", ""))).strip()
         html = render_template(f"mail/{name}.html", subject=subject, **context)
     return Mail(subject=subject, text=text, html=html)

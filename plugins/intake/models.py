@@ -35,7 +35,15 @@ class Satisfaction(Model):
     resolved = Column(Boolean, nullable=False)
     rating = Column(Integer)  # 1..5
     comment = Column(Text, nullable=False, default="")
-    created_at = Column(DateTime, nullable=False, default=utcnow)
+    created_at = Column(DateTime, nullable=False, default=utcnow)  # when the (latest) answer was given
+    # Who answered: a keyed hash of the e-mail the survey link went to (one answer per case and e-mail;
+    # a second answer updates the first).  No address in clear: see plugins/intake/satisfaction.py.
+    respondent = Column(String(64))
+
+    __table_args__ = (
+        Index("uq_intake_satisfaction_case_respondent", "case_id", "respondent", unique=True),
+        Index("ix_intake_satisfaction_created", "created_at"),
+    )
 
 
 class UtilityAccount(Model):

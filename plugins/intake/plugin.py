@@ -29,6 +29,16 @@ def config_defaults():
     return {
         # The address residents use to reach the portal: links in e-mails are built from it.
         "public_url": "http://127.0.0.1:8080",
+        # Report form: base map tiles ("https://tiles.example/{z}/{x}/{y}.png"; empty: a plain map around
+        # city.center) and their credit line; sendings of the form per client per window (seconds);
+        # address and "Is this it?" look-ups per client per window; "Is this it?" radius in metres.
+        "tile_url": "",
+        "tile_attribution": "",
+        "report_limit": 20,
+        "report_window": 3600,
+        "lookup_limit": 300,
+        "lookup_window": 3600,
+        "nearby_radius": 200,
     }
 
 
@@ -42,3 +52,52 @@ def register_blueprints():
     from plugins.intake.portal import blueprint
 
     return [blueprint()]
+
+
+@hookimpl
+def register_commands():
+    from plugins.intake.cli import intake
+
+    return [intake]
+
+
+@hookimpl
+def dashboard_widgets():
+    from plugins.intake.satisfaction import dashboard_panel
+
+    return [dashboard_panel()]
+
+
+@hookimpl
+def case_created(case):
+    from plugins.intake import notifications
+
+    notifications.case_received(case)
+
+
+@hookimpl
+def case_status_changed(case, old, new):
+    from plugins.intake import notifications
+
+    notifications.status_changed(case, old, new)
+
+
+@hookimpl
+def case_updated(case, changes):
+    from plugins.intake import notifications
+
+    notifications.case_updated(case, changes)
+
+
+@hookimpl
+def register_views():
+    from plugins.intake import notices
+
+    return notices.view_specs()
+
+
+@hookimpl
+def register_roles():
+    from plugins.intake import notices
+
+    return notices.role_specs()

@@ -10,7 +10,7 @@ from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = [ROOT / "core"] + sorted(p for p in (ROOT / "plugins").iterdir() if (p / "plugin.py").exists())
-METHOD_MAP = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
+METHOD_MAP = [("**.py", "python"), ("**/templates/**.html", "jinja2"), ("**/templates/**.txt", "jinja2")]
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None, "lazy_ngettext": (1, 2)}
 PLACEHOLDER = re.compile(r"%\(\w+\)[sdif]|%[sdif]|\{\w*\}")
 
@@ -66,8 +66,11 @@ def test_compiled_catalog_matches_its_po_file(package):
     assert mo.exists(), f"{mo} missing: run `make i18n`"
     with mo.open("rb") as fh:
         compiled = read_mo(fh)
-    want = {m.id: m.string for m in catalog if m.id and m.string and not m.fuzzy}
-    have = {m.id: m.string for m in compiled if m.id}
+    def key(value):  # plural entries carry sequences
+        return tuple(value) if isinstance(value, (list, tuple)) else value
+
+    want = {key(m.id): key(m.string) for m in catalog if m.id and m.string and not m.fuzzy}
+    have = {key(m.id): key(m.string) for m in compiled if m.id}
     assert want == have, f"{mo} is out of date with its .po: run `make i18n`"
 
 

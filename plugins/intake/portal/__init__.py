@@ -9,11 +9,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint
+from flask import Blueprint, current_app
 
 HERE = Path(__file__).resolve().parent.parent
 
 portal = Blueprint("portal", __name__, url_prefix="/portal", template_folder=str(HERE / "templates"), static_folder=str(HERE / "static"), static_url_path="/static")
+
+
+@portal.context_processor
+def _portal_globals():
+    """``current_app`` for the layout (it shows links only for endpoints that exist)."""
+    return {"current_app": current_app}
 
 
 def blueprint() -> Blueprint:
