@@ -110,11 +110,6 @@ def normalise_account_number(text: str | None) -> str:
     return "".join((text or "").split()).upper()
 
 
-def address_key(address: str | None) -> str:
-    """An address for matching: upper case, single-spaced."""
-    return " ".join((address or "").upper().split())
-
-
 def _key(kind: str, value: Any) -> str:
     return ratelimit.hashed(f"{kind}:{value}")
 

@@ -46,6 +46,11 @@ class Satisfaction(Model):
     )
 
 
+def address_key(address: str | None) -> str:
+    """How addresses are matched (``UtilityAccount.address_key``): upper case, single spaces."""
+    return " ".join((address or "").upper().split())
+
+
 class UtilityAccount(Model):
     """One row of the city's utility billing export (`civic intake import-utility-accounts FILE`).
 

@@ -28,7 +28,7 @@ from core.models import OPEN_STATUSES, Case, ServiceType
 from core.models.base import utcnow
 from core.services.attachments import GIF, JPEG, PNG, WEBP, clean_filename, sniff
 from plugins.intake import tokens
-from plugins.intake.models import Notice, UtilityAccount
+from plugins.intake.models import Notice, UtilityAccount, address_key
 
 METRES_PER_DEGREE = 111_320.0
 MAX_PHOTOS = 6
@@ -44,11 +44,6 @@ def fold(text: Any) -> str:
     decomposed = unicodedata.normalize("NFKD", str(text or "")).casefold()
     bare = "".join(c for c in decomposed if not unicodedata.combining(c))
     return " ".join(re.sub(r"[\W_]+", " ", bare).split())
-
-
-def address_key(text: str | None) -> str:
-    """How the address list is matched (``UtilityAccount.address_key``): upper case, single spaces."""
-    return " ".join((text or "").upper().split())
 
 
 # ---------------------------------------------------------------- the catalog and its search

@@ -20,8 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.models.base import utcnow
-from plugins.intake.accounts import address_key, normalise_account_number, normalise_name, normalise_zip
-from plugins.intake.models import UtilityAccount
+from plugins.intake.accounts import normalise_account_number, normalise_name, normalise_zip
+from plugins.intake.models import UtilityAccount, address_key
 
 # Our field -> header spellings seen in billing exports (compared lower-case, letters and digits only).
 HEADERS: dict[str, tuple[str, ...]] = {
