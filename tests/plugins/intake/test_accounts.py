@@ -534,3 +534,10 @@ def test_account_pages_have_no_english_left_in_french(app):
         assert 'lang="fr"' in html, url
         leaks = sorted({t for t in visible_texts(html) if t in english})
         assert not leaks, f"{url}: {leaks}"
+
+
+def test_the_my_city_link_is_only_offered_to_residents(client_for):
+    staff_page = client_for("pw_staff").get("/portal/").get_data(as_text=True)
+    assert "/portal/my-city" not in staff_page
+    resident_page = client_for("resident").get("/portal/").get_data(as_text=True)
+    assert "/portal/my-city" in resident_page
