@@ -90,6 +90,9 @@ class CitySchema(_Strict):
     locales = fields.List(fields.String(), load_default=lambda: ["en"])
     case_prefix = fields.String(load_default="CASE", validate=validate.Regexp(r"^[A-Z]{1,8}$", error="must be 1-8 capital letters"))
     center = fields.List(fields.Float(), load_default=None, validate=validate.Length(equal=2))
+    # Possible duplicates: a new case of the same service this close to, and this soon after, an open case.
+    duplicate_radius_m = fields.Float(load_default=150.0, validate=validate.Range(min=1, max=10_000))
+    duplicate_window_hours = fields.Integer(load_default=72, validate=validate.Range(min=1, max=24 * 90))
 
     @validates_schema
     def _check(self, data, **kwargs):
@@ -170,12 +173,41 @@ class RoutingRuleSchema(_Strict):
         if not any(data.get(k) for k in ("service", "zone", "keyword", "tag")):
             raise ValidationError("a rule needs at least one of service, zone, keyword, tag", "department")
 
+class BusinessHours(fields.Field):
+    """``{ mon = "08:00-17:00", ... }`` -> {weekday: (opens, closes)}; a day left out is closed."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        from core.sla import WEEKDAYS, parse_hours
+
+        if not isinstance(value, dict):
+            raise ValidationError('must be a table such as { mon = "08:00-17:00" }')
+        out, errors = {}, {}
+        for day, hours in value.items():
+            if day not in WEEKDAYS:
+                errors[str(day)] = [f"unknown day (use {', '.join(WEEKDAYS)})"]
+                continue
+            try:
+                out[WEEKDAYS.index(day)] = parse_hours(hours)
+            except ValueError as exc:
+                errors[day] = [str(exc)]
+        if errors:
+            raise ValidationError(errors)
+        if not out:
+            raise ValidationError("needs at least one open day")
+        return out
+
+class SlaSchema(_Strict):
+    """Business hours (in city.timezone) and holidays: SLA hours then count working hours only."""
+    hours = BusinessHours(required=True)
+    holidays = fields.List(fields.Date(), load_default=list)
+
 class CoreConfigSchema(_Strict):
     city = fields.Nested(CitySchema, required=True)
     plugins = fields.Nested(PluginsSchema, required=True)
     departments = fields.List(fields.Nested(DepartmentSchema), load_default=list)
     services = fields.List(fields.Nested(ServiceSchema), load_default=list)
     routing = fields.List(fields.Nested(RoutingRuleSchema), load_default=list)
+    sla = fields.Nested(SlaSchema, load_default=None)
 
 CORE_SECTIONS = set(CoreConfigSchema().fields)
 
@@ -190,6 +222,7 @@ class CityConfig:
     services: list[dict[str, Any]]
     routing: list[dict[str, Any]]
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sla: dict[str, Any] | None = None  # [sla]: hours {weekday: (opens, closes)} and holidays; None = calendar hours
 
     def section(self, name: str) -> dict[str, Any]:
         return self.sections.get(name, {})
@@ -390,6 +423,7 @@ def load_city_config(path: str | os.PathLike | None = None) -> CityConfig:
         services=data["services"],
         routing=data["routing"],
         sections={k: v for k, v in sections.items() if isinstance(v, dict)},
+        sla=data.get("sla"),
     )
 
 def format_problems(config: CityConfig, problems: list[ConfigProblem]) -> list[str]:

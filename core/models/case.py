@@ -122,6 +122,8 @@ EVENT_KINDS = {
     "internal_note": _l("Internal note"),
     "public_note": _l("Public note"),
     "attachment_added": _l("Attachment added"),
+    "duplicate_suggested": _l("Possible duplicate"),
+    "merged": _l("Duplicate merged"),
 }
 
 

@@ -7,7 +7,7 @@ the commit, so a plugin never sees a case that was rolled back.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from flask import current_app
@@ -106,8 +106,11 @@ def tags_by_name(session: Session, names: list[str]) -> list[Tag]:
 
 
 def expected_at(service: ServiceType, start: datetime) -> datetime | None:
-    """When the case should be done according to the service's SLA (calendar hours)."""
-    return start + timedelta(hours=service.sla_hours) if service.sla_hours else None
+    """When the case should be done according to the service's SLA: business hours when the city
+    config declares them (``[sla]``, see core.sla), else calendar hours."""
+    from core.sla import current_calendar, due_at
+
+    return due_at(start, service.sla_hours, current_calendar()) if service.sla_hours else None
 
 
 def _check_location(lat: Any, long: Any, errors: dict[str, list[str]]) -> tuple[float | None, float | None]:
@@ -220,10 +223,22 @@ def create_case(
     ):
         ev.created_at = now
         session.add(ev)
+    _suggest_duplicate(session, case, actor, now)
     if commit:
         session.commit()
         pm.hook.case_created(case=case)
     return case
+
+
+def _suggest_duplicate(session: Session, case: Case, actor: Actor, at: datetime) -> None:
+    """Put the likeliest earlier report of the same problem on the timeline (staff only); never merge by itself."""
+    from core.duplicates import candidates
+
+    found = candidates(session, case, limit=1)
+    if found:
+        ev = _event(case, "duplicate_suggested", actor, suggested_duplicate=found[0].reference)
+        ev.created_at = at
+        session.add(ev)
 
 
 def check_version(case: Case, expected: Any) -> None:
@@ -257,7 +272,67 @@ def change_status(session: Session, case: Case, new: str, actor: Actor, note: st
     pm = _pm()
     pm.hook.case_status_changed(case=case, old=old, new=new)
     pm.hook.case_updated(case=case, changes={"status": (old, new)})
+    if new in ("resolved", "closed") and old not in CLOSED_STATUSES:
+        _close_duplicates(session, case, actor)
     return case
+
+
+# Duplicates closed with their parent at most (a parent with more is still closed; the rest keep no note).
+MAX_DUPLICATES_CLOSED = 200
+
+
+def _close_duplicates(session: Session, parent: Case, actor: Actor) -> None:
+    """The parent is resolved or closed: each of its duplicates gets a public note, so their followers hear of it.
+
+    The duplicates keep the status "duplicate" (already closed in Open311 terms)."""
+    from flask_babel import force_locale
+
+    from core.duplicates import duplicates_of
+
+    locale = current_app.extensions["civic"].config.city.get("default_locale", "en")
+    for duplicate in duplicates_of(session, parent, limit=MAX_DUPLICATES_CLOSED):
+        if duplicate.status != "duplicate":
+            continue
+        with force_locale(locale):
+            body = gettext("Resolved together with %(reference)s.", reference=parent.reference)
+        add_note(session, duplicate, body, actor, public=True)
+
+
+def merge_into(session: Session, duplicate: Case, parent: Case | None, actor: Actor, expected_version: Any = None) -> Case:
+    """Mark ``duplicate`` as a duplicate of ``parent``: linked, status "duplicate", a timeline entry on both.
+
+    Nothing personal is copied to the parent; the duplicate's reporters hear of it through the status change."""
+    if expected_version is not None:
+        check_version(duplicate, expected_version)
+    errors: dict[str, list[str]] = {}
+    if parent is None:
+        errors["parent"] = [gettext("choose the case this one duplicates")]
+    elif parent.id == duplicate.id:
+        errors["parent"] = [gettext("a case cannot be a duplicate of itself")]
+    elif not parent.is_open:
+        errors["parent"] = [gettext("case %(reference)s is closed; reopen it first", reference=parent.reference)]
+    elif parent.duplicate_of_id is not None:
+        errors["parent"] = [gettext("case %(reference)s is itself a duplicate", reference=parent.reference)]
+    if duplicate.duplicate_of_id is not None or duplicate.status == "duplicate":
+        errors["status"] = [gettext("this case is already a duplicate")]
+    elif "duplicate" not in TRANSITIONS[duplicate.status]:
+        allowed = ", ".join(TRANSITIONS[duplicate.status])
+        errors["status"] = [gettext("cannot go from %(old)s to %(new)s; allowed: %(allowed)s", old=duplicate.status, new="duplicate", allowed=allowed)]
+    if errors:
+        raise CaseError(errors)
+    old = duplicate.status
+    now = utcnow()
+    duplicate.duplicate_of = parent
+    duplicate.status = "duplicate"
+    duplicate.updated_at = now
+    duplicate.closed_at = now
+    session.add(_event(duplicate, "status_changed", actor, public=True, old=old, new="duplicate", parent=parent.reference))
+    session.add(_event(parent, "merged", actor, duplicate=duplicate.reference))
+    session.commit()
+    pm = _pm()
+    pm.hook.case_status_changed(case=duplicate, old=old, new="duplicate")
+    pm.hook.case_updated(case=duplicate, changes={"status": (old, "duplicate"), "duplicate_of": (None, parent.reference)})
+    return duplicate
 
 
 def assign(session: Session, case: Case, user, actor: Actor, expected_version: Any = None) -> Case:

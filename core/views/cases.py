@@ -27,6 +27,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from wtforms import HiddenField, SelectField, TextAreaField
 from wtforms.validators import Length
 
+from core import duplicates
 from core.extensions import db
 from core.formats import format_datetime, format_number, format_wall_datetime
 from core.views.base import CivicModelView
@@ -42,7 +43,7 @@ from core.services.cases import MAX_DESCRIPTION, Actor, CaseError, ConflictError
 FIELD_LABELS = {
     "body": _l("Note"), "note": _l("Note"), "status": _l("Status"), "assignee": _l("Assignee"),
     "department": _l("Department"), "reason": _l("Reason"), "tags": _l("Tags"), "version": _l("Version"),
-    "action": _l("Action"), "service": _l("Service"),
+    "action": _l("Action"), "service": _l("Service"), "parent": _l("Duplicate of"),
 }
 
 
@@ -174,6 +175,10 @@ def event_summary(event: CaseEvent) -> str:
         return str(channel_label(data.get("channel", "")))
     if event.kind == "updated":
         return ", ".join(sorted(data.get("fields", {})))
+    if event.kind == "duplicate_suggested":
+        return str(data.get("suggested_duplicate", ""))
+    if event.kind == "merged":
+        return str(data.get("duplicate", ""))
     return ""
 
 
@@ -230,6 +235,18 @@ def _reroute(case: Case, form, actor: Actor) -> str:
     return gettext("Sent to %(department)s.", department=department.localized_name)
 
 
+def _merge(case: Case, form, actor: Actor) -> str:
+    """Merge this case into the parent named by its reference (a case the user may see)."""
+    wanted = (form.get("parent") or "").strip()
+    parent = db.session.scalar(select(Case).where(Case.reference == wanted)) if wanted and len(wanted) <= 32 else None
+    if parent is not None and not can_see_case(parent):
+        parent = None
+    if parent is None and wanted:
+        raise CaseError({"parent": [gettext("unknown case '%(reference)s'", reference=wanted[:32])]})
+    case_service.merge_into(db.session, case, parent, actor)
+    return gettext("Merged into %(reference)s as a duplicate.", reference=parent.reference)
+
+
 def _set_tags(case: Case, form, actor: Actor) -> str:
     case_service.set_tags(db.session, case, split_tags(form.get("tags")), actor)
     return gettext("Tags saved.")
@@ -242,6 +259,7 @@ ACTIONS: dict[str, Callable[[Case, Any, Actor], str]] = {
     "assign": _assign,
     "reroute": _reroute,
     "tags": _set_tags,
+    "merge": _merge,
 }
 
 
@@ -328,6 +346,9 @@ class CaseView(CivicModelView):
             ).all()
             departments = sorted(departments, key=lambda d: d.localized_name.lower())
         panels = current_app.extensions["civic"].pm.flatten("case_panels", case=case)
+        possible_duplicates = []
+        if can_act and case.is_open and case.duplicate_of_id is None:
+            possible_duplicates = [c for c in duplicates.candidates(db.session, case) if can_see_case(c)]
         return self.render_template(
             "civic/case_show.html",
             title=case.reference,
@@ -341,6 +362,8 @@ class CaseView(CivicModelView):
             assignees=assignable_users(case) if can_act else [],
             departments=departments,
             can_act=can_act,
+            possible_duplicates=possible_duplicates,
+            other_reports=duplicates.duplicates_of(db.session, case),
             can_edit=sm.has_access("can_edit", self.class_permission_name),
             attachments_include=_template_exists("civic/case_attachments.html"),
             attachment_routes="AttachmentView.download" in current_app.view_functions,

@@ -28,3 +28,17 @@ def import_utility_accounts_command(file):
             raise click.ClickException(f"{click.format_filename(file)}: {exc}") from None
         for line in report.lines():
             click.echo(line)
+
+
+@intake.command("escalate")
+@with_appcontext
+def escalate_command():
+    """Flag open cases past their expected date (once each) and e-mail each department its list.
+    Safe to run from cron as often as wanted: a case is escalated only once."""
+    from core.cli import cli_language
+    from core.extensions import db
+    from plugins.intake.escalation import escalate
+
+    report = escalate(db.session)
+    with cli_language():
+        click.echo(report.line())

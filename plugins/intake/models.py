@@ -112,3 +112,15 @@ class RateEvent(Model):
     created_at = Column(DateTime, nullable=False, default=utcnow)
 
     __table_args__ = (Index("ix_intake_rate_event_lookup", "bucket", "key", "created_at"),)
+
+
+class Escalation(Model):
+    """A case that ``civic intake escalate`` reported overdue to its department (once: a cron run twice notifies once)."""
+
+    __tablename__ = "intake_escalation"
+    id = Column(BigId, primary_key=True)
+    case_id = Column(BigId, ForeignKey("case.id", ondelete="CASCADE"), nullable=False)
+    case = relationship("Case")
+    escalated_at = Column(DateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("case_id", name="uq_intake_escalation_case"),)

@@ -49,9 +49,10 @@ def translation_directories():
 
 @hookimpl
 def register_blueprints():
+    from plugins.intake.open311 import blueprint as open311_blueprint
     from plugins.intake.portal import blueprint
 
-    return [blueprint()]
+    return [blueprint(), open311_blueprint()]
 
 
 @hookimpl

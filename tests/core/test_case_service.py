@@ -31,10 +31,12 @@ def test_new_case_gets_a_readable_reference_routing_sla_and_timeline(session):
     assert case.reference.startswith(f"PC-{case.created_at.year}-")
     assert len(case.reference.split("-")[-1]) == 6
     assert case.department.code == "PW"
-    assert case.expected_at - case.created_at == timedelta(hours=72)
+    from core.sla import current_calendar, due_at  # 72 business hours of the demo city's [sla] calendar
+    assert case.expected_at == due_at(case.created_at, 72, current_calendar()) and case.expected_at - case.created_at >= timedelta(hours=72)
     assert (case.lat, case.long) == (29.58, -81.21)
     kinds = [e.kind for e in session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id))]
-    assert kinds == ["created", "routed"]
+    # Other tests report potholes at the same spot: a possible duplicate may be suggested (core.duplicates).
+    assert [k for k in kinds if k != "duplicate_suggested"] == ["created", "routed"]
     routed = session.scalar(select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.kind == "routed"))
     assert routed.data == {"rule": "catalog:POTHOLE", "department": "PW"}
 
