@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -174,3 +175,22 @@ def api_headers(app):
         return api_token(app.test_client(), username)
 
     return make
+
+
+@contextmanager
+def recorded_sql(app):
+    """Collect every SQL statement the app's engine runs inside the block (whitespace folded)."""
+    from core.extensions import db
+
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(" ".join(statement.split()))
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)

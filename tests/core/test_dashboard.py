@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
+from tests.conftest import recorded_sql
+
 from core import hookimpl
 
 POTHOLE = {"service_code": "POTHOLE", "attributes": {"SIZE": "small"}}  # Public Works (PW), 72 hours
@@ -148,22 +150,10 @@ def test_dashboard_numbers_link_to_the_filtered_case_list(app, client_for):
 
 def test_dashboard_uses_aggregate_queries_only(app, client_for):
     """Fine at millions of cases: the page never loads case rows except the short overdue list."""
-    from core.extensions import db
-
     client = client_for("dispatcher")
     make_case(app, METER)
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        statements.append(" ".join(statement.split()))
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
+    with recorded_sql(app) as statements:
         Dashboard(client)
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
     case_queries = [s for s in statements if 'FROM "case"' in s or "FROM case " in s]
     assert len(case_queries) == 4, case_queries
     for statement in case_queries:

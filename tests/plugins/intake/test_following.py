@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from PIL import Image
 
-from tests.conftest import PASSWORD, csrf_token, login
+from tests.conftest import PASSWORD, csrf_token, login, recorded_sql
 
 POTHOLE = {"service_code": "POTHOLE", "attributes": {"SIZE": "small"}}  # Public Works (PW)
 METER = {"service_code": "METER", "attributes": {}}  # Utilities (UTIL)
@@ -471,21 +471,9 @@ def test_dashboard_shows_satisfaction_to_admin_and_scoped_numbers_to_department_
 
 
 def test_satisfaction_widget_uses_aggregate_queries_only(app, client_for):
-    from core.extensions import db
-
     client = client_for("pw_staff")
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        statements.append(" ".join(statement.split()))
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
+    with recorded_sql(app) as statements:
         Widget(client)
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
     ours = [s for s in statements if "intake_satisfaction" in s]
     assert len(ours) == 2, ours
     assert all("count(" in s.lower() or "LIMIT" in s for s in ours), ours
