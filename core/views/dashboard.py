@@ -118,7 +118,7 @@ class DashboardView(BaseView):
             intake_total=sum(intake.values()),
             today=start.replace(tzinfo=timezone.utc).astimezone(tz).date(),
             timezone_name=timezone_name(),
-            widgets=sorted(widgets, key=lambda p: p.order),
+            widgets=sorted((w for w in widgets if w.html), key=lambda p: p.order),
             case_list_url=case_list_url,
             localized=localized,
             now_utc=now,

@@ -124,3 +124,79 @@ class Escalation(Model):
     escalated_at = Column(DateTime, nullable=False, default=utcnow)
 
     __table_args__ = (UniqueConstraint("case_id", name="uq_intake_escalation_case"),)
+
+
+class ApiKey(Model):
+    """An Open311 API key (``civic open311 create-key NAME`` or Residents › API keys).  The key itself is
+    shown once; only its SHA-256 is stored, with an 8-character prefix to tell keys apart on screens."""
+
+    __tablename__ = "intake_api_key"
+    id = Column(Integer, primary_key=True)
+    name = Column(String(100), nullable=False, unique=True)  # who uses it: "FixMyStreet", "SeeClickFix"
+    prefix = Column(String(8), nullable=False)
+    key_hash = Column(String(64), nullable=False, unique=True)
+    rate_limit = Column(Integer)  # requests per minute; None: the [intake] open311_rate_limit default
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    created_by_id = Column(Integer, ForeignKey("ab_user.id"))
+    revoked_at = Column(DateTime)
+    last_used_at = Column(DateTime)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class BatchSubmission(Model):
+    """An Open311 POST for a ``batch`` service: accepted and answered with a token, turned into a case
+    later (``tokens/{token}`` then gives its service_request_id)."""
+
+    __tablename__ = "intake_batch_submission"
+    id = Column(BigId, primary_key=True)
+    token = Column(String(40), nullable=False, unique=True)
+    api_key_id = Column(Integer, ForeignKey("intake_api_key.id", ondelete="SET NULL"))
+    payload = Column(JSON, nullable=False, default=dict)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    processed_at = Column(DateTime)
+    case_id = Column(BigId, ForeignKey("case.id", ondelete="SET NULL"))
+    case = relationship("Case")
+    error = Column(Text, nullable=False, default="")
+
+    __table_args__ = (Index("ix_intake_batch_submission_pending", "processed_at", "id"),)
+
+
+class InboundEmail(Model):
+    """Every message the e-mail channel took in, keyed by its Message-ID (the same message twice makes one
+    case): what became of it (a new case, a note on a case, or ignored and why)."""
+
+    __tablename__ = "intake_inbound_email"
+    id = Column(BigId, primary_key=True)
+    message_key = Column(String(64), nullable=False, unique=True)  # SHA-256 of the normalised Message-ID
+    message_id = Column(String(500), nullable=False, default="")
+    outcome = Column(String(20), nullable=False)  # case | reply | ignored
+    reason = Column(String(200), nullable=False, default="")  # why ignored: auto-reply, bounce, loop...
+    case_id = Column(BigId, ForeignKey("case.id", ondelete="SET NULL"), index=True)
+    case = relationship("Case")
+    received_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class Call(Model):
+    """A phone call taken at the agent's desk: who called, who answered, and what came of it -- a case,
+    or information only with a wrap-up reason (most calls are not cases)."""
+
+    __tablename__ = "intake_call"
+    id = Column(BigId, primary_key=True)
+    started_at = Column(DateTime, nullable=False, default=utcnow)
+    ended_at = Column(DateTime)
+    agent_id = Column(Integer, ForeignKey("ab_user.id"), index=True)
+    account_id = Column(Integer, ForeignKey("account.id", ondelete="SET NULL"), index=True)
+    utility_account_id = Column(Integer, ForeignKey("intake_utility_account.id", ondelete="SET NULL"))
+    caller_name = Column(String(200), nullable=False, default="")
+    caller_phone = Column(String(40), nullable=False, default="")
+    caller_email = Column(String(254), nullable=False, default="")
+    address = Column(String(300), nullable=False, default="")
+    outcome = Column(String(20), nullable=False)  # case | information
+    wrap_up = Column(String(40), nullable=False, default="")  # a code from [intake] call_wrap_up_reasons
+    notes = Column(Text, nullable=False, default="")
+    case_id = Column(BigId, ForeignKey("case.id", ondelete="SET NULL"), index=True)
+    case = relationship("Case")
+
+    __table_args__ = (Index("ix_intake_call_started", "started_at"),)

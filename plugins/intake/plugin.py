@@ -39,6 +39,12 @@ def config_defaults():
         "lookup_limit": 300,
         "lookup_window": 3600,
         "nearby_radius": 200,
+        # Open311: requests per minute per API key (a key's own rate_limit overrides it).
+        "open311_rate_limit": 120,
+        # Phone desk: the wrap-up reasons of an information-only call (code = label, or {en, fr}).
+        "call_wrap_up_reasons": {},
+        # E-mail channel ([intake.email]): IMAP mailbox read by `civic intake poll-email`.
+        "email": {},
     }
 
 
@@ -58,15 +64,17 @@ def register_blueprints():
 @hookimpl
 def register_commands():
     from plugins.intake.cli import intake
+    from plugins.intake.open311.cli import open311
 
-    return [intake]
+    return [intake, open311]
 
 
 @hookimpl
 def dashboard_widgets():
+    from plugins.intake.calls import dashboard_panel as calls_panel
     from plugins.intake.satisfaction import dashboard_panel
 
-    return [dashboard_panel()]
+    return [dashboard_panel(), calls_panel()]
 
 
 @hookimpl
@@ -92,13 +100,22 @@ def case_updated(case, changes):
 
 @hookimpl
 def register_views():
-    from plugins.intake import notices
+    from plugins.intake import calls, notices
+    from plugins.intake.open311 import screens
 
-    return notices.view_specs()
+    return notices.view_specs() + screens.view_specs() + calls.view_specs()
 
 
 @hookimpl
 def register_roles():
-    from plugins.intake import notices
+    from plugins.intake import calls, notices
+    from plugins.intake.open311 import screens
 
-    return notices.role_specs()
+    return notices.role_specs() + screens.role_specs() + calls.role_specs()
+
+
+@hookimpl
+def validate_config(config):
+    from plugins.intake.settings import problems
+
+    return problems(config)

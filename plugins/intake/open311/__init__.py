@@ -1,6 +1,10 @@
-"""Open311 GeoReport v2 server, read side (``/open311/v2``): discovery, services, service
-definitions, request search and one request, in XML and JSON.  See /work/shared/design/OPEN311.md
-and ``views.py``.  Only GET: no CSRF exemption is needed.
+"""Open311 GeoReport v2 server (``/open311/v2``).  See /work/shared/design/OPEN311.md.
+
+- ``views.py``: discovery, services, service definitions, request search and one request (GET), with
+  the search extensions.
+- ``write.py``: POST requests (API key, media), tokens of batch services.
+- ``updates.py``: FixMyStreet-style ``servicerequestupdates`` (GET, and POST with a key).
+- ``keys.py``: API keys (hashed) and their per-key rate limit; ``screens.py`` and ``cli.py`` manage them.
 """
 from __future__ import annotations
 
@@ -11,6 +15,6 @@ open311 = Blueprint("open311", __name__, url_prefix="/open311/v2")
 
 def blueprint() -> Blueprint:
     """The Open311 blueprint with its routes loaded."""
-    from plugins.intake.open311 import views  # noqa: F401
+    from plugins.intake.open311 import updates, views, write  # noqa: F401
 
     return open311
