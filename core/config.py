@@ -16,6 +16,7 @@ import os
 import re
 import sysconfig
 import tomllib
+import unicodedata
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,11 +161,21 @@ class ServiceSchema(_Strict):
         if dupes:
             raise ValidationError(f"duplicate attribute code {', '.join(dupes)}", "attributes")
 
+class Words(fields.Field):
+    """A word or phrase, or a list of them: loads to a list of non-empty strings."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        words = [value] if isinstance(value, str) else value
+        if not isinstance(words, list) or not words or not all(isinstance(w, str) and w.strip() for w in words):
+            raise ValidationError('must be a phrase or a list of phrases such as ["power line", "live wire"]')
+        return [w.strip() for w in words]
+
 class RoutingRuleSchema(_Strict):
     name = fields.String(load_default=None)
     service = fields.String(load_default=None)
     zone = fields.String(load_default=None)
-    keyword = fields.String(load_default=None)
+    # "power line", ["power line", "live wire"], or per language: { en = "power line", fr = "ligne électrique" }
+    keyword = Localized(Words(), load_default=None)
     tag = fields.String(load_default=None)
     department = fields.String(required=True)
 
@@ -369,6 +380,7 @@ def _cross_check(data: dict[str, Any]) -> list[ConfigProblem]:
     for code in sorted({c for c in depts if depts.count(c) > 1}):
         problems.append(ConfigProblem("departments", f"duplicate department code '{code}'"))
     known = set(depts)
+    locales = list(data["city"].get("locales") or [])
     codes = [s["code"] for s in data["services"]]
     for code in sorted({c for c in codes if codes.count(c) > 1}):
         problems.append(ConfigProblem("services", f"duplicate service code '{code}'"))
@@ -380,7 +392,25 @@ def _cross_check(data: dict[str, Any]) -> list[ConfigProblem]:
             problems.append(ConfigProblem(f"routing[{i}].department", f"unknown department '{rule['department']}'"))
         if rule.get("service") and rule["service"] not in codes:
             problems.append(ConfigProblem(f"routing[{i}].service", f"unknown service '{rule['service']}'"))
+        rule["keywords"] = _rule_keywords(rule.get("keyword"), f"routing[{i}].keyword", locales, problems)
     return problems
+
+
+def _rule_keywords(keyword: Any, path: str, locales: list[str], problems: list[ConfigProblem]) -> list[str]:
+    """Every phrase of a routing rule's keyword, in every language, folded for matching (see fold_text)."""
+    if keyword is None:
+        return []
+    per_locale = keyword if isinstance(keyword, dict) else {"": keyword}
+    for locale in per_locale:
+        if locale and locale not in locales:
+            problems.append(ConfigProblem(f"{path}.{locale}", f"'{locale}' is not one of city.locales ({', '.join(locales)})"))
+    return sorted({fold_text(w) for words in per_locale.values() for w in words})
+
+
+def fold_text(text: str) -> str:
+    """Lower case without accents, single spaces: "Ligne  Électrique" -> "ligne electrique"."""
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).casefold().split())
 
 def _syntax_problem(shown: str, exc: tomllib.TOMLDecodeError) -> str:
     """``FILE: line 3, column 7: TOML syntax error: ...`` (tomllib ends its message with the place)."""

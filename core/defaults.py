@@ -9,6 +9,7 @@ from flask import current_app
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
+from core.config import fold_text
 from core.hookspecs import hookimpl
 from core.models import CaseSequence
 from core.records import Notifier, RoleSpec, RoutingDecision
@@ -49,8 +50,10 @@ def _matches(rule: dict, case, tag_names: set[str]) -> bool:
         return False
     if rule.get("zone") and (case.zone or "").lower() != rule["zone"].lower():
         return False
-    if rule.get("keyword") and rule["keyword"].lower() not in (case.description or "").lower():
-        return False
+    if rule.get("keywords"):
+        text = fold_text(case.description or "")
+        if not any(word in text for word in rule["keywords"]):
+            return False
     if rule.get("tag") and rule["tag"] not in tag_names:
         return False
     return True

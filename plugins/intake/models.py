@@ -19,7 +19,7 @@ class Follower(Model):
     email = Column(String(254), nullable=False)
     account_id = Column(Integer, ForeignKey("account.id", ondelete="SET NULL"), index=True)
     locale = Column(String(10), nullable=False, default="en")
-    reason = Column(String(20), nullable=False, default="follow")  # reporter | me_too | follow
+    reason = Column(String(20), nullable=False, default="follow")  # reporter | me_too | follow | duplicate (a merged duplicate's reporter)
     created_at = Column(DateTime, nullable=False, default=utcnow)
 
     __table_args__ = (UniqueConstraint("case_id", "email", name="uq_intake_follower_case_email"), Index("ix_intake_follower_email", "email"))

@@ -115,7 +115,7 @@ def recipients(case: Case) -> list[Recipient]:
         if f.email in silenced or (account is not None and not account.contact_by_email):
             continue
         locale = _offered(account.preferred_language if account is not None else f.locale)
-        out.append(Recipient(f.email, locale, reporter=f.reason == "reporter" or f.email == reporter))
+        out.append(Recipient(f.email, locale, reporter=f.reason in ("reporter", "duplicate") or f.email == reporter))
     return out
 
 
@@ -190,13 +190,34 @@ def status_changed(case: Case, old: str, new: str) -> None:
 
 
 def case_updated(case: Case, changes: dict) -> None:
-    """``case_updated``: a public note goes to the followers; nothing else here (statuses have their hook)."""
+    """``case_updated``: a public note goes to the followers; a merge moves the duplicate's followers to
+    the parent.  Nothing else here (statuses have their hook)."""
+    if "duplicate_of" in changes and case.duplicate_of is not None:
+        _safely("merge", case, lambda: duplicate_merged(case, case.duplicate_of))
     if changes.get("note", (None, None))[1] != "public_note":
         return
 
     def queue():
         event = _latest_event(case, "public_note")
         if event is not None and event.public:
-            _queue(case, "case_note", "case_note", recipients(case), note=event.body)
+            who = recipients(case)
+            if case.duplicate_of is not None:  # those who follow the parent hear it from there
+                on_parent = {f.email for f in followers(case.duplicate_of)}
+                who = [r for r in who if r.email not in on_parent]
+            _queue(case, "case_note", "case_note", who, note=event.body)
 
     _safely("note", case, queue)
+
+
+def duplicate_merged(duplicate: Case, parent: Case) -> None:
+    """The duplicate's followers now follow the parent (its reporters as reporters: they get its survey),
+    and each is told once, in their language, which case to follow from now on."""
+    reporter = reporter_email(duplicate)
+    for f in followers(duplicate):
+        reported = f.reason in ("reporter", "duplicate") or f.email == reporter
+        moved = follow(parent, f.email, locale=f.locale, reason="duplicate" if reported else "follow")
+        if moved.account_id is None and f.account_id is not None:
+            moved.account_id = f.account_id
+    db.session.commit()
+    told = recipients(duplicate)
+    _queue(duplicate, "case_merged", "case_merged", told, parent=parent, parent_url=case_url(parent))

@@ -50,6 +50,20 @@ def test_city_routing_rule_sends_downed_power_line_tree_to_utilities(session):
     assert routed.data["rule"] == "downed-lines-to-utilities"
 
 
+@pytest.mark.parametrize("description", [
+    "Un chêne est tombé sur la ligne électrique", "arbre sur la LIGNE ELECTRIQUE devant chez moi", "Live wire sparking on the road",
+])
+def test_routing_keywords_match_in_french_and_without_accents(session, description):
+    case = create_case(session, service_code="TREE_DOWN", description=description, attributes={"BLOCKING": ["power"]})
+    assert case.department.code == "UTIL"
+
+
+def test_routing_keyword_absent_falls_back_to_the_catalog(session):
+    case = create_case(session, service_code="TREE_DOWN", description="Pine across the sidewalk", attributes={"BLOCKING": ["sidewalk"]})
+    routed = session.scalar(select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.kind == "routed"))
+    assert routed.data["rule"] == "catalog:TREE_DOWN" and case.department.code != "UTIL"
+
+
 def test_hurricane_tag_routes_storm_damage_to_emergency_management(session):
     tagged = create_case(session, service_code="STORM_DAMAGE", description="Roof of the community center", tags=["Hurricane"])
     plain = create_case(session, service_code="STORM_DAMAGE", description="Fence down")

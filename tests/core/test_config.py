@@ -50,6 +50,13 @@ PROBLEMS = {
     "bad-timezone": Problem(
         "city.timezone", "unknown timezone 'Mars/Olympus_Mons'", replace={'timezone = "UTC"': 'timezone = "Mars/Olympus_Mons"'}
     ),
+    "routing-keyword-in-unknown-language": Problem(
+        "routing[0].keyword.fr", "'fr' is not one of city.locales (en)",
+        append='\n[[routing]]\nkeyword = { en = "flood", fr = "inondation" }\ndepartment = "PW"\n',
+    ),
+    "routing-keyword-empty-list": Problem(
+        "routing[0].keyword", "must be a phrase or a list of phrases", append='\n[[routing]]\nkeyword = []\ndepartment = "PW"\n',
+    ),
     "bad-plugin-section-value": Problem(
         "demo.route_to", "unknown department 'PARKS'", enabled=["knowledge", "demo"], append='\n[demo]\nroute_to = "PARKS"\n', site=True
     ),

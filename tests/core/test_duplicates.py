@@ -161,29 +161,40 @@ def test_a_case_of_another_department_cannot_be_the_parent(app, client_for):
     assert load(app, dup_id)["status"] == "new"
 
 
-def test_closing_the_parent_tells_the_duplicates_reporter(app, client_for):
+def test_merged_reporter_follows_the_parent_and_hears_its_closure(app, client_for):
     from core.extensions import db
     from core.models import OutboxMessage
+    from plugins.intake.models import Follower
 
     here = spot()
     parent_id, parent_ref = new(app, here, contact_email=f"first-{uuid.uuid4().hex[:8]}@example.org")
     email = f"second-{uuid.uuid4().hex[:8]}@example.org"
     dup_id, dup_ref = new(app, here, 25, contact_email=email)
-    client = client_for("pw_staff")
-    assert "Merged into" in text(act(client, dup_id, "merge", parent=parent_ref))
 
     def mails():
         with app.app_context():
             rows = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.recipient == email).order_by(OutboxMessage.id)).all()
-            out = [(m.kind, m.related, m.body_text) for m in rows]
+            out = [(m.kind, m.related, m.subject, m.body_text) for m in rows]
             db.session.remove()
             return out
 
     before = mails()
+    client = client_for("pw_staff")
+    assert "Merged into" in text(act(client, dup_id, "merge", parent=parent_ref))
+    merged = mails()[len(before):]
+    assert [(k, rel) for k, rel, _, _ in merged] == [("case_merged", f"case:{dup_id}")]
+    assert f"already reported as {parent_ref}" in merged[0][2] and f"under case {parent_ref}" in merged[0][3]
+    with app.app_context():
+        follower = db.session.scalar(sa.select(Follower).where(Follower.case_id == parent_id, Follower.email == email))
+        assert follower is not None and follower.reason == "duplicate"
+        db.session.remove()
+
+    before = mails()
     assert "Status changed to Resolved." in text(act(client, parent_id, "status", status="resolved", note="Filled"))
     added = mails()[len(before):]
-    assert [(k, rel) for k, rel, _ in added] == [("case_note", f"case:{dup_id}")]
-    assert f"Resolved together with {parent_ref}." in added[0][2]
+    # One e-mail: the parent's closure (with its survey, as a reporter); the note on the duplicate is not sent twice.
+    assert [(k, rel) for k, rel, _, _ in added] == [("case_closed", f"case:{parent_id}")]
+    assert "Filled" in added[0][3] and "/survey/" in added[0][3]
     dup = load(app, dup_id)
     assert dup["status"] == "duplicate"
     assert ("public_note", "pw_staff", True, f"Resolved together with {parent_ref}.", {}) in dup["events"]
