@@ -16,6 +16,17 @@ from core.models.case import (
     CaseSequence,
     open311_status,
 )
+from core.models.coordination import (
+    INCIDENT_STATUSES,
+    OPEN_TASK_STATUSES,
+    TASK_STATUSES,
+    Crew,
+    DepartmentStint,
+    Incident,
+    Mention,
+    Task,
+    crew_member,
+)
 from core.models.department import Department, department_staff
 from core.models.outbox import OUTBOX_STATUSES, OutboxMessage
 from core.models.service import ServiceType
@@ -24,5 +35,7 @@ from core.models.tag import Tag, case_tag, normalise_tag
 __all__ = [
     "Account", "Attachment", "OutboxMessage", "OUTBOX_STATUSES", "Case", "CaseEvent", "CaseSequence", "Department", "ServiceType", "Tag",
     "CHANNELS", "CLOSED_STATUSES", "EVENT_KINDS", "OPEN_STATUSES", "PRIORITIES", "STATUSES", "TRANSITIONS",
+    "Crew", "DepartmentStint", "Incident", "Mention", "Task", "crew_member",
+    "INCIDENT_STATUSES", "OPEN_TASK_STATUSES", "TASK_STATUSES",
     "case_tag", "department_staff", "normalise_tag", "open311_status", "User",
 ]

@@ -23,6 +23,7 @@ class Attachment(Model):
     height = Column(Integer)
     has_thumbnail = Column(Boolean, nullable=False, default=False)
     public = Column(Boolean, nullable=False, default=False)
+    task_id = Column(BigId, ForeignKey("case_task.id", ondelete="SET NULL"), index=True)  # a photo of one task's work
     uploaded_by_id = Column(Integer, ForeignKey("ab_user.id"))
     created_at = Column(DateTime, nullable=False, default=utcnow)
 

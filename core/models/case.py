@@ -84,6 +84,8 @@ class Case(Model):
     duplicate_of = relationship("Case", remote_side=[id], foreign_keys=[duplicate_of_id])
     parent_id = Column(BigId, ForeignKey("case.id"), index=True)
     parent = relationship("Case", remote_side=[id], foreign_keys=[parent_id])
+    incident_id = Column(Integer, ForeignKey("incident.id", ondelete="SET NULL"), index=True)
+    incident = relationship("Incident", backref="cases")
     version = Column(Integer, nullable=False, default=1)
 
     __mapper_args__ = {"version_id_col": version}
@@ -142,6 +144,7 @@ class CaseEvent(Model):
     public = Column(Boolean, nullable=False, default=False)
     body = Column(Text, nullable=False, default="")
     data = Column(JSON, nullable=False, default=dict)
+    task_id = Column(BigId, ForeignKey("case_task.id", ondelete="SET NULL"), index=True)  # an entry about one task
 
     __table_args__ = (Index("ix_case_event_case_created", "case_id", "created_at"),)
 
