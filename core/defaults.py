@@ -77,6 +77,8 @@ _CATALOG = "DepartmentView|ServiceTypeView|TagView|ServiceTypeApi|DepartmentApi|
 
 @hookimpl(trylast=True)
 def register_roles():
+    from core.views import coordination_role_specs
+
     return [
         RoleSpec("Admin", ((".*", ".*"),)),
         RoleSpec(
@@ -106,7 +108,15 @@ def register_roles():
             ),
         ),
         RoleSpec("Resident", ()),
+        *coordination_role_specs(),
     ]
+
+
+@hookimpl
+def case_panels(case):
+    from core.views import coordination_case_panels
+
+    return coordination_case_panels(case)
 
 
 @hookimpl(trylast=True)

@@ -5,5 +5,6 @@ from __future__ import annotations
 def core_apis() -> list[type]:
     from core.api.cases import CaseApi
     from core.api.catalog import DepartmentApi, ServiceTypeApi
+    from core.api.tasks import task_apis
 
-    return [CaseApi, ServiceTypeApi, DepartmentApi]
+    return [CaseApi, ServiceTypeApi, DepartmentApi, *task_apis()]

@@ -7,6 +7,7 @@ from core.records import ViewSpec
 
 
 def core_view_specs() -> list[ViewSpec]:
+    from core.views import incidents, mentions, queues, tasks
     from core.views.accounts import AccountView
     from core.views.attachments import AttachmentView
     from core.views.cases import CaseView
@@ -21,4 +22,22 @@ def core_view_specs() -> list[ViewSpec]:
         ViewSpec("Services", ServiceTypeView, _l("Services"), "Catalog", _l("Catalog"), "fa-list"),
         ViewSpec("Tags", TagView, _l("Tags"), "Catalog", _l("Catalog"), "fa-tag"),
         ViewSpec("Attachments", AttachmentView, _l("Attachments"), menu=False),
+        *tasks.view_specs(),
+        *mentions.view_specs(),
+        *incidents.view_specs(),
+        *queues.view_specs(),
     ]
+
+
+def coordination_role_specs() -> list:
+    """Roles of the coordination screens (tasks, mentions, incidents, queues), added to the core's roles."""
+    from core.views import incidents, mentions, queues, tasks
+
+    return [*tasks.role_specs(), *mentions.role_specs(), *incidents.role_specs(), *queues.role_specs()]
+
+
+def coordination_case_panels(case) -> list:
+    """The coordination blocks of the staff case page: tasks, hand-offs and mentions, incident, queue."""
+    from core.views import incidents, mentions, queues, tasks
+
+    return [*tasks.case_panels(case), *mentions.case_panels(case), *incidents.case_panels(case), *queues.case_panels(case)]
