@@ -30,9 +30,9 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import and_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
-from core.models import OutboxMessage
+from core.models import Case, OutboxMessage
 from core.models.base import utcnow
 from core.records import Notifier
 
@@ -82,6 +82,17 @@ def notifiers() -> dict[str, Notifier]:
     return found
 
 
+def auto_submitted(message: OutboxMessage) -> str:
+    """RFC 3834's Auto-Submitted: "auto-replied" for the acknowledgement of a case reported by e-mail
+    (it answers that e-mail), "auto-generated" for everything else."""
+    related = message.related or ""
+    session = object_session(message)
+    if message.kind == "case_received" and related.startswith("case:") and related[5:].isdigit() and session is not None:
+        if session.scalar(select(Case.channel).where(Case.id == int(related[5:]))) == "email":
+            return "auto-replied"
+    return "auto-generated"
+
+
 class SmtpNotifier:
     """The ``email`` channel: one SMTP conversation per message, plain text plus HTML."""
 
@@ -107,7 +118,7 @@ class SmtpNotifier:
         mail["Date"] = formatdate(usegmt=True)
         domain = parseaddr(self.sender)[1].rpartition("@")[2] or "localhost"
         mail["Message-ID"] = make_msgid(f"outbox{message.id}", domain=domain)
-        mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to a robot
+        mail["Auto-Submitted"] = auto_submitted(message)  # RFC 3834: no vacation replies to a robot
         mail["X-Auto-Response-Suppress"] = "All"
         if message.unsubscribe_url:
             mail["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"

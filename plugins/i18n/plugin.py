@@ -127,3 +127,11 @@ def _add_city_catalogs(app, folders: list[Path]) -> None:
     babel = app.extensions["babel"]
     babel.default_directories = [*babel.default_directories, *names]
     babel.translation_directories = [*babel.translation_directories, *names]
+
+
+@hookimpl
+def user_locale(user_id):
+    """Staff e-mails (mentions) in the language the user chose on screen, or their resident account's."""
+    from plugins.i18n.selector import saved_preference
+
+    return saved_preference(user_id)

@@ -453,7 +453,7 @@ def export_data(account: Account, user=None) -> dict[str, Any]:
     if case_ids:
         for ev in db.session.scalars(select(CaseEvent).where(CaseEvent.case_id.in_(case_ids), CaseEvent.public.is_(True)).order_by(CaseEvent.created_at, CaseEvent.id)):
             public_events.setdefault(ev.case_id, []).append(
-                {"at": _iso(ev.created_at), "kind": ev.kind, "text": ev.body if ev.kind == "public_note" else ""}
+                {"at": _iso(ev.created_at), "kind": ev.kind, "text": ev.body if ev.kind in ("public_note", "resident_note") else ""}
             )
     follows = db.session.execute(
         select(Follower, Case.reference).join(Case, Case.id == Follower.case_id)

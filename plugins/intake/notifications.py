@@ -151,16 +151,17 @@ def _safely(what: str, case: Case, queue) -> None:
 
 
 def case_received(case: Case) -> None:
-    """``case_created``: the reporter follows the case and is told it was received."""
-    if not _is_news(case):
+    """``case_created``: the reporter follows the case and is told it was received -- unless they declined
+    e-mail updates (the phone desk sets ``case.reporter_declined_email`` before the hook fires)."""
+    if not _is_news(case) or getattr(case, "reporter_declined_email", False):
         return
     email = reporter_email(case)
     if not email:
         return
 
     def queue():
-        locale = reporter_locale(case)
-        follow(case, email, account=case.account, locale=locale, reason="reporter")
+        # A channel that knows the reporter's language (e-mail) makes them a follower in it first.
+        locale = _offered(follow(case, email, account=case.account, locale=reporter_locale(case), reason="reporter").locale)
         if email in _silenced({email}) or (case.account is not None and not case.account.contact_by_email):
             return
         _queue(case, "case_received", "case_received", [Recipient(email, locale, reporter=True)])

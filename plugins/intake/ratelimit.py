@@ -7,6 +7,7 @@ hashed: no client address or e-mail is stored in clear.
 from __future__ import annotations
 
 import hashlib
+import math
 from datetime import timedelta
 
 from flask import current_app, request
@@ -39,6 +40,17 @@ def allow(bucket: str, key: str, limit: int, window: int) -> bool:
     db.session.add(RateEvent(bucket=bucket, key=key, created_at=now))
     db.session.commit()
     return True
+
+
+def retry_after(bucket: str, key: str, window: int) -> int:
+    """Seconds until the oldest counted event of ``key`` leaves the window (at least 1): ``Retry-After``."""
+    now = utcnow()
+    oldest = db.session.scalar(
+        select(func.min(RateEvent.created_at)).where(RateEvent.bucket == bucket, RateEvent.key == key, RateEvent.created_at >= now - timedelta(seconds=window))
+    )
+    if oldest is None:
+        return 1
+    return max(1, math.ceil((oldest + timedelta(seconds=window) - now).total_seconds()))
 
 
 def forget_older_than(seconds: int) -> int:

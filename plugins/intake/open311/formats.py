@@ -1,7 +1,8 @@
 """Open311 GeoReport v2 rendering: one tree of dicts and lists, written as XML or JSON.
 
 XML: ``<?xml version="1.0" encoding="utf-8"?>``, no namespace; a list is a container element whose
-children are named by ``CHILD`` (``services`` -> ``service``).  JSON: the same shape with the root
+children are named by ``CHILD`` (``services`` -> ``service``); an empty value is written
+``<zipcode></zipcode>``, as in the spec's examples.  JSON: the same shape with the root
 dropped; a container of repeated children is an array.  Booleans are ``true``/``false``; ``None`` is
 an empty element in XML and ``null`` in JSON.
 """
@@ -23,6 +24,9 @@ CHILD = {
     "endpoints": "endpoint",
     "formats": "format",
     "errors": "error",
+    "photos": "photo",  # extensions=true
+    "notes": "note",
+    "service_request_updates": "request_update",  # FixMyStreet's servicerequestupdates
 }
 
 
@@ -63,7 +67,7 @@ def _fill(element: ET.Element, tag: str, value: Any) -> None:
 def to_xml(root: str, value: Any) -> str:
     element = ET.Element(root)
     _fill(element, root, value)
-    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(element, encoding="unicode")
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(element, encoding="unicode", short_empty_elements=False)
 
 
 def render(fmt: str, root: str, value: Any, status: int = 200) -> Response:

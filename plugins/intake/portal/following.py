@@ -38,7 +38,7 @@ FOLLOW_LIMIT, FOLLOW_WINDOW = 20, 3600  # follows per client and hour
 SURVEY_LIMIT, SURVEY_WINDOW = 30, 3600  # survey answers per client and hour
 MAX_EMAIL = 254
 EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"'.]+$")
-TIMELINE_KINDS = ("created", "status_changed", "public_note", "attachment_added")
+TIMELINE_KINDS = ("created", "status_changed", "public_note", "resident_note", "attachment_added")
 
 
 # ------------------------------------------------------------------ look-ups
@@ -72,6 +72,8 @@ def public_timeline(case: Case, photo_ids: set[int]) -> list[dict]:
             entries.append({"at": event.created_at, "title": gettext("Status: %(status)s", status=title), "body": event.body})
         elif event.kind == "public_note":
             entries.append({"at": event.created_at, "title": gettext("Update from the city"), "body": event.body})
+        elif event.kind == "resident_note":
+            entries.append({"at": event.created_at, "title": gettext("Update from a resident"), "body": event.body})
         elif (event.data or {}).get("attachment_id") in photo_ids:  # a photo that is still public
             entries.append({"at": event.created_at, "title": gettext("Photo added"), "body": ""})
     return entries

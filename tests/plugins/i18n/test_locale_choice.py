@@ -209,3 +209,18 @@ def test_an_explicit_accept_language_beats_the_saved_preference_on_the_api(app, 
     assert no_header.startswith("Le corps de la requête")  # the JWT user's saved preference
     english = client.post("/api/v1/case/", headers={**headers, "Accept-Language": "en-US"}, **bad).json["message"]["_schema"][0]
     assert english.startswith("The request body")
+
+
+def test_staff_emails_are_written_in_the_language_the_staff_member_chose(app, new_user):
+    from core.extensions import db
+    from core.models import User
+
+    username = new_user()
+    with app.app_context():
+        user_id = db.session.scalar(sa.select(User.id).where(User.username == username))
+        assert app.extensions["civic"].pm.hook.user_locale(user_id=user_id) in (None, "en")
+        db.session.remove()
+    login(app.test_client(), username).get("/lang/fr")
+    with app.app_context():
+        assert app.extensions["civic"].pm.hook.user_locale(user_id=user_id) == "fr"
+        db.session.remove()
