@@ -78,13 +78,23 @@ def _plugin_config(config: CityConfig, pm: CivicPluginManager) -> dict[str, dict
 def _roles(pm: CivicPluginManager) -> dict[str, list[list[str]]]:
     """FAB_ROLES from every plugin; a role named by several plugins gets all their permissions (core first)."""
     roles: dict[str, list[list[str]]] = {}
+    includes: dict[str, list[str]] = {}
     for role in pm.flatten("register_roles"):
         perms = roles.setdefault(role.name, [])
+        includes.setdefault(role.name, []).extend(role.includes)
         for v, p in role.permissions:
             # Anchored, so "CaseView" never grants "CaseViewExport" by accident.
             pair = [f"^(?:{v})$", f"^(?:{p})$"]
             if pair not in perms:
                 perms.append(pair)
+    own = {name: list(perms) for name, perms in roles.items()}
+    for name, included in includes.items():  # one level: an included role's own includes are not followed
+        for other in included:
+            if other not in own:
+                raise ConfigError([f"register_roles: role '{name}' includes the unknown role '{other}'"])
+            for pair in own[other]:
+                if pair not in roles[name]:
+                    roles[name].append(pair)
     return roles
 
 

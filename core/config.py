@@ -141,6 +141,13 @@ class AttributeSchema(_Strict):
         if data.get("datatype") not in lists and data.get("values"):
             raise ValidationError("only list datatypes take values", "values")
 
+class TaskTemplateSchema(_Strict):
+    """A task a new case gets by itself (``tasks = [...]`` on a service or a routing rule)."""
+    department = fields.String(required=True)
+    title = Localized(fields.String(validate=validate.Length(min=1, max=200)), required=True)
+    instructions = Localized(fields.String(validate=validate.Length(max=4000)), load_default="")
+    due_hours = fields.Float(load_default=None, validate=validate.Range(min=0, max=24 * 365, min_inclusive=False))
+
 class ServiceSchema(_Strict):
     code = fields.String(required=True, validate=CODE)
     name = Localized(fields.String(validate=validate.Length(min=1, max=200)), required=True)
@@ -161,6 +168,10 @@ class ServiceSchema(_Strict):
         if dupes:
             raise ValidationError(f"duplicate attribute code {', '.join(dupes)}", "attributes")
 
+class CityServiceSchema(ServiceSchema):
+    """A service as the city config file declares it: the catalog row, and the tasks its cases get."""
+    tasks = fields.List(fields.Nested(TaskTemplateSchema), load_default=list)
+
 class Words(fields.Field):
     """A word or phrase, or a list of them: loads to a list of non-empty strings."""
 
@@ -178,6 +189,7 @@ class RoutingRuleSchema(_Strict):
     keyword = Localized(Words(), load_default=None)
     tag = fields.String(load_default=None)
     department = fields.String(required=True)
+    tasks = fields.List(fields.Nested(TaskTemplateSchema), load_default=list)
 
     @validates_schema
     def _check(self, data, **kwargs):
@@ -212,13 +224,20 @@ class SlaSchema(_Strict):
     hours = BusinessHours(required=True)
     holidays = fields.List(fields.Date(), load_default=list)
 
+OPEN_TASKS_RULES = ("confirm", "refuse")
+
+class CasesSchema(_Strict):
+    """How cases are worked: resolving a case whose tasks are still open asks to confirm, or is refused."""
+    open_tasks_on_resolve = fields.String(load_default="confirm", validate=validate.OneOf(OPEN_TASKS_RULES))
+
 class CoreConfigSchema(_Strict):
     city = fields.Nested(CitySchema, required=True)
     plugins = fields.Nested(PluginsSchema, required=True)
     departments = fields.List(fields.Nested(DepartmentSchema), load_default=list)
-    services = fields.List(fields.Nested(ServiceSchema), load_default=list)
+    services = fields.List(fields.Nested(CityServiceSchema), load_default=list)
     routing = fields.List(fields.Nested(RoutingRuleSchema), load_default=list)
     sla = fields.Nested(SlaSchema, load_default=None)
+    cases = fields.Nested(CasesSchema, load_default=lambda: CasesSchema().load({}))
 
 CORE_SECTIONS = set(CoreConfigSchema().fields)
 
@@ -234,6 +253,7 @@ class CityConfig:
     routing: list[dict[str, Any]]
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
     sla: dict[str, Any] | None = None  # [sla]: hours {weekday: (opens, closes)} and holidays; None = calendar hours
+    cases: dict[str, Any] = field(default_factory=lambda: {"open_tasks_on_resolve": "confirm"})  # [cases]
 
     def section(self, name: str) -> dict[str, Any]:
         return self.sections.get(name, {})
@@ -396,6 +416,26 @@ def _cross_check(data: dict[str, Any]) -> list[ConfigProblem]:
     return problems
 
 
+def _task_templates(data: dict[str, Any]) -> list[ConfigProblem]:
+    """Check the task templates of services and routing rules (in place): known departments, and titles and
+    instructions in the city's locales.  A task is staff data: it keeps the default locale's text
+    (the others stay in ``title_i18n`` / ``instructions_i18n``)."""
+    rules = LocaleRules.of_city(data["city"])
+    known = {d["code"] for d in data["departments"]}
+    problems: list[ConfigProblem] = []
+    for section in ("services", "routing"):
+        for i, owner in enumerate(data[section]):
+            for j, template in enumerate(owner.get("tasks") or []):
+                path = f"{section}[{i}].tasks[{j}]"
+                if template["department"] not in known:
+                    problems.append(ConfigProblem(f"{path}.department", f"unknown department '{template['department']}'"))
+                for name in ("title", "instructions"):
+                    template[name], others = rules.split(template[name], f"{path}.{name}", problems)
+                    if others:
+                        template[f"{name}_i18n"] = others
+    return problems
+
+
 def _rule_keywords(keyword: Any, path: str, locales: list[str], problems: list[ConfigProblem]) -> list[str]:
     """Every phrase of a routing rule's keyword, in every language, folded for matching (see fold_text)."""
     if keyword is None:
@@ -443,6 +483,7 @@ def load_city_config(path: str | os.PathLike | None = None) -> CityConfig:
         raise ConfigError([f"{shown}: {p.key}: {p.message}" for p in problems])
     problems.extend(_localize(data))
     problems.extend(_cross_check(data))
+    problems.extend(_task_templates(data))
     if problems:
         raise ConfigError([f"{shown}: {p.key}: {p.message}" for p in problems])
     return CityConfig(
@@ -454,6 +495,7 @@ def load_city_config(path: str | os.PathLike | None = None) -> CityConfig:
         routing=data["routing"],
         sections={k: v for k, v in sections.items() if isinstance(v, dict)},
         sla=data.get("sla"),
+        cases=data["cases"],
     )
 
 def format_problems(config: CityConfig, problems: list[ConfigProblem]) -> list[str]:

@@ -139,3 +139,16 @@ def register_notifiers():
     from core.notify import SmtpNotifier
 
     return [Notifier("email", SmtpNotifier.from_config(current_app.config).send)]
+
+
+@hookimpl(trylast=True)
+def user_locale(user_id):
+    """The language of the user's resident account, if they have one; staff get the city's default
+    (core.mail.staff_locale) unless a plugin (i18n) knows the language they chose."""
+    from sqlalchemy import select
+
+    from core.extensions import db
+    from core.models import Account
+
+    with db.session.no_autoflush:
+        return db.session.scalar(select(Account.preferred_language).where(Account.user_id == user_id))

@@ -40,11 +40,11 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
-from core.models import CLOSED_STATUSES, TRANSITIONS, Account, Case, CaseEvent, Department, ServiceType, Tag
+from core.models import CLOSED_STATUSES, TRANSITIONS, Account, Case, CaseEvent, Department, DepartmentStint, ServiceType, Tag
 from core.models.base import utcnow
 from core.services.cases import Actor, create_case
 
@@ -536,6 +536,9 @@ def _apply_history(rng: random.Random, case: Case, plan: PlannedCase, people: di
         case.status = status
         case.closed_at = at if status in CLOSED_STATUSES else None
     case.updated_at = updated
+    if case.status in CLOSED_STATUSES:  # its tasks (config templates) were done by then
+        for task in case.tasks:
+            task.status, task.completed_at, task.updated_at = "done", case.closed_at, case.closed_at
     recent[plan.service.code] = case
     return events
 
@@ -605,9 +608,37 @@ def _write_history(session: Session, history: list[dict[str, Any]]) -> None:
     """
     session.flush()
     if history:
+        _write_stints(session, history)
         session.execute(insert(CaseEvent.__table__), [{**row, "case_id": row.pop("case").id} for row in history])
     history.clear()
     gc.collect()
+
+
+def _write_stints(session: Session, history: list[dict[str, Any]]) -> None:
+    """The department stints the status history implies (core.services.handoffs): create_case opened one
+    per case; the first closure ends it (one executemany UPDATE), each reopening adds one (one INSERT)."""
+    first_ends: dict[int, datetime] = {}
+    reopened: list[dict[str, Any]] = []
+    current: dict[int, dict[str, Any]] = {}
+    for row in history:
+        if row["kind"] != "status_changed":
+            continue
+        case, old, new = row["case"], row["data"]["old"], row["data"]["new"]
+        if new in CLOSED_STATUSES and old not in CLOSED_STATUSES:
+            if case.id in current:
+                current.pop(case.id)["ended_at"] = row["created_at"]
+            else:
+                first_ends.setdefault(case.id, row["created_at"])
+        elif old in CLOSED_STATUSES and new not in CLOSED_STATUSES:
+            current[case.id] = {"case_id": case.id, "department_id": case.department_id, "started_at": row["created_at"],
+                                "ended_at": None, "reason": ""}
+            reopened.append(current[case.id])
+    table = DepartmentStint.__table__
+    if first_ends:
+        ending = update(table).where(table.c.case_id == bindparam("stint_case"), table.c.ended_at.is_(None)).values(ended_at=bindparam("stint_end"))
+        session.execute(ending, [{"stint_case": k, "stint_end": v} for k, v in first_ends.items()])
+    if reopened:
+        session.execute(insert(table), reopened)
 
 
 def _announce(session: Session, chunk: int = 250) -> None:

@@ -15,7 +15,7 @@ from decimal import Decimal
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from babel import Locale, UnknownLocaleError, dates, numbers
+from babel import Locale, UnknownLocaleError, dates, lists, numbers, units
 from flask import Flask, current_app
 from flask_babel import get_locale, gettext
 
@@ -128,6 +128,25 @@ def format_time_ago(value: datetime | None, now: datetime | None = None) -> str:
     return dates.format_timedelta(delta, add_direction=True, locale=format_locale())
 
 
+def format_duration(value: timedelta | float | int | None) -> str:
+    """A calendar duration in its two largest units: ``2 days, 3 hours`` / ``2 jours et 3 heures``,
+    ``45 minutes``; a number is seconds."""
+    if value is None:
+        return ""
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    minutes = max(0, int(seconds // 60))
+    days, hours, mins = minutes // 1440, minutes % 1440 // 60, minutes % 60
+    locale = format_locale()
+    if days:
+        parts = [("duration-day", days), ("duration-hour", hours)]
+    elif hours:
+        parts = [("duration-hour", hours), ("duration-minute", mins)]
+    else:
+        parts = [("duration-minute", mins)]
+    shown = [units.format_unit(n, unit, length="long", locale=locale) for unit, n in parts if n or len(parts) == 1]
+    return lists.format_list(shown, style="unit", locale=locale)
+
+
 def language_name(code: str) -> str:
     """A language's name in itself, for the language switcher: English, Français, Español."""
     try:
@@ -144,6 +163,7 @@ FILTERS = {
     "number": format_number,
     "currency": format_currency,
     "time_ago": format_time_ago,
+    "duration": format_duration,
 }
 
 

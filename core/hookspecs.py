@@ -92,6 +92,11 @@ def case_status_changed(case, old, new):
 
 
 @hookspec
+def task_changed(task, changes):
+    """Called after a new case task or a change of one is committed, with {field: (old, new)}."""
+
+
+@hookspec
 def register_notifiers():
     """Return a list of Notifier: the channels (e-mail, SMS ...) the outbox worker delivers through."""
 
@@ -104,3 +109,8 @@ def case_panels(case):
 @hookspec
 def dashboard_widgets():
     """Return a list of Panel to show on the staff dashboard."""
+
+
+@hookspec(firstresult=True)
+def user_locale(user_id):
+    """Return the language to write to this user in (staff e-mails: mentions); stops at the first non-None result."""

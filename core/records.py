@@ -33,10 +33,12 @@ class MigrationSpec:
 
 @dataclass(frozen=True)
 class RoleSpec:
-    """A role and its permissions, as (view-name regex, permission regex) pairs."""
+    """A role and its permissions, as (view-name regex, permission regex) pairs; ``includes`` names roles
+    whose permissions (from every plugin) this one also gets: ``Supervisor`` includes ``Department staff``."""
 
     name: str
     permissions: tuple[tuple[str, str], ...]
+    includes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

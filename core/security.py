@@ -4,9 +4,9 @@ from __future__ import annotations
 from flask import g, has_request_context
 from flask_appbuilder.models.filters import BaseFilter
 from flask_login import current_user
-from sqlalchemy import false, select
+from sqlalchemy import false, or_, select
 
-from core.models import Case, department_staff
+from core.models import Case, Task, crew_member, department_staff
 
 # Roles whose holders see every department's cases.
 ALL_CASES_ROLES = frozenset({"Admin", "Dispatcher"})
@@ -38,8 +38,34 @@ def user_department_ids(user=None):
     return select(department_staff.c.department_id).where(department_staff.c.user_id == user.id)
 
 
+def user_crew_ids(user):
+    """A subquery of the crews the user is a member of."""
+    return select(crew_member.c.crew_id).where(crew_member.c.user_id == user.id)
+
+
+def task_scope(user, departments=None):
+    """A WHERE clause on Task: the tasks the user works (their departments', their own, their crews')."""
+    departments = user_department_ids(user) if departments is None else departments
+    return or_(Task.department_id.in_(departments), Task.assignee_id == user.id, Task.crew_id.in_(user_crew_ids(user)))
+
+
 def case_scope(user=None):
-    """A WHERE clause on Case that keeps only the cases the user may see."""
+    """A WHERE clause on Case that keeps only the cases the user may see: their departments' cases, and the
+    cases where one of their departments, they or their crew hold a task (open or closed: history stays readable)."""
+    user = user if user is not None else acting_user()
+    if user is None or not getattr(user, "is_authenticated", False):
+        return false()
+    if sees_all_cases(user):
+        return None
+    departments = user_department_ids(user)
+    # Uncorrelated: PostgreSQL hashes the (indexed) task lookup once instead of probing it for every case.
+    holds_task = Case.id.in_(select(Task.case_id).where(task_scope(user, departments)))
+    return or_(Case.department_id.in_(departments), holds_task)
+
+
+def department_case_scope(user=None):
+    """A WHERE clause on Case: only the cases of the user's own departments (all for dispatchers and admins),
+    for numbers about each department's own cases (the dashboard); lists and pages use ``case_scope``."""
     user = user if user is not None else acting_user()
     if user is None or not getattr(user, "is_authenticated", False):
         return false()
@@ -48,18 +74,39 @@ def case_scope(user=None):
     return Case.department_id.in_(user_department_ids(user))
 
 
-def can_see_case(case: Case, user=None) -> bool:
+def case_access(case: Case, user=None) -> str | None:
+    """How far the user may go with a case: "full" (the owning department, dispatchers, admins), "task"
+    (they may read it and work only their tasks on it) or None (not theirs to see)."""
     user = user if user is not None else acting_user()
-    if not getattr(user, "is_authenticated", False):
-        return False
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
     if sees_all_cases(user):
-        return True
+        return "full"
     from core.extensions import db
 
-    stmt = select(department_staff.c.department_id).where(
+    owner = select(department_staff.c.department_id).where(
         department_staff.c.user_id == user.id, department_staff.c.department_id == case.department_id
     )
-    return db.session.execute(stmt).first() is not None
+    if db.session.execute(owner).first() is not None:
+        return "full"
+    holds_task = select(Task.id).where(Task.case_id == case.id, task_scope(user)).limit(1)
+    return "task" if db.session.execute(holds_task).first() is not None else None
+
+
+def can_see_case(case: Case, user=None) -> bool:
+    return case_access(case, user) is not None
+
+
+def can_work_task(task: Task, user=None) -> bool:
+    """Whether the user may work this task: anyone with full access to its case, else its department's staff,
+    its assignee and its crew's members."""
+    user = user if user is not None else acting_user()
+    access = case_access(task.case, user)
+    if access != "task":
+        return access == "full"
+    from core.extensions import db
+
+    return db.session.execute(select(Task.id).where(Task.id == task.id, task_scope(user))).first() is not None
 
 
 class CaseScopeFilter(BaseFilter):

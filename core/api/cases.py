@@ -21,7 +21,7 @@ from werkzeug.wrappers import Response
 from core.api.base import CivicModelApi
 from core.i18n_content import localized
 from core.models import CHANNELS, PRIORITIES, STATUSES, TRANSITIONS, Case, CaseEvent, ServiceType
-from core.security import CaseScopeFilter, acting_user, can_see_case
+from core.security import CaseScopeFilter, acting_user, case_access
 from core.services.cases import (
     MAX_DESCRIPTION,
     Actor,
@@ -34,6 +34,7 @@ from core.services.cases import (
     record_edit,
     set_tags,
 )
+from core.services.tasks import check_open_tasks
 
 
 def _api_user():
@@ -82,6 +83,10 @@ class CaseUpdateSchema(Schema):
     tags = fields.List(_text(64))
     status = fields.String(validate=validate.OneOf(list(STATUSES)))
     assignee = fields.String(allow_none=True, metadata={"description": "A staff username, or null to unassign"})
+    confirm_open_tasks = fields.Boolean(
+        metadata={"description": "Resolve or close the case although some of its tasks are open (when the city's "
+                                 "[cases] open_tasks_on_resolve is \"confirm\"); recorded on the timeline"}
+    )
 
     @validates_schema
     def _location_pairs(self, data, **kwargs):
@@ -263,6 +268,8 @@ class CaseApi(CivicModelApi):
               $ref: '#/components/responses/400'
             401:
               $ref: '#/components/responses/401'
+            403:
+              description: The user only holds a task on the case (or may not change cases)
             404:
               $ref: '#/components/responses/404'
             409:
@@ -271,6 +278,8 @@ class CaseApi(CivicModelApi):
         case = self.datamodel.get(pk, self._base_filters) if self.id_in_range(pk) else None
         if case is None:
             return self.response_404()
+        if case_access(case, _api_user()) != "full":  # they hold a task on it: /api/v1/task/ is theirs
+            return self.response(403, message=gettext("Only the case's department changes this case; work your task through /api/v1/task/."))
         body, error = self.json_object()
         if error:
             return error
@@ -303,10 +312,12 @@ class CaseApi(CivicModelApi):
             assignee = current_app.appbuilder.sm.find_user(username=data["assignee"])
             if assignee is None or not assignee.is_active:
                 errors["assignee"] = [gettext("no active staff user '%(name)s'", name=data["assignee"])]
-            elif not can_see_case(case, assignee):
+            elif case_access(case, assignee) != "full":
                 errors["assignee"] = [gettext("%(name)s does not work for department %(dept)s", name=data["assignee"], dept=case.department.code)]
         if errors:
             raise CaseError(errors)
+        if status:
+            check_open_tasks(self.datamodel.session, case, status, data.get("confirm_open_tasks", False))
         return assignee
 
     def _apply(self, case: Case, data: dict[str, Any], assignee) -> None:
@@ -327,7 +338,7 @@ class CaseApi(CivicModelApi):
         if "assignee" in data:
             assign(session, case, assignee, actor)
         if "status" in data:
-            change_status(session, case, data["status"], actor)
+            change_status(session, case, data["status"], actor, confirm_open_tasks=data.get("confirm_open_tasks", False))
 
     # -- timeline ----------------------------------------------------------------------------
 

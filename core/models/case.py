@@ -98,6 +98,9 @@ class Case(Model):
         Index("ix_case_updated", "updated_at"),
         Index("ix_case_expected_open", "expected_at"),
         Index("ix_case_assignee", "assignee_id"),
+        # The phone desk finds a caller's earlier cases by the phone or e-mail they left.
+        Index("ix_case_contact_phone", "contact_phone"),
+        Index("ix_case_contact_email", "contact_email"),
     )
 
     def __repr__(self) -> str:
@@ -123,9 +126,17 @@ EVENT_KINDS = {
     "tagged": _l("Tags changed"),
     "internal_note": _l("Internal note"),
     "public_note": _l("Public note"),
+    "resident_note": _l("Update from the resident"),
     "attachment_added": _l("Attachment added"),
     "duplicate_suggested": _l("Possible duplicate"),
     "merged": _l("Duplicate merged"),
+    "incident_linked": _l("Linked to incident"),
+    "incident_unlinked": _l("Unlinked from incident"),
+    "task_added": _l("Task added"),
+    "task_changed": _l("Task changed"),
+    "task_status_changed": _l("Task status changed"),
+    "task_note": _l("Task note"),
+    "open_tasks_confirmed": _l("Resolved with open tasks"),
 }
 
 
@@ -146,7 +157,10 @@ class CaseEvent(Model):
     data = Column(JSON, nullable=False, default=dict)
     task_id = Column(BigId, ForeignKey("case_task.id", ondelete="SET NULL"), index=True)  # an entry about one task
 
-    __table_args__ = (Index("ix_case_event_case_created", "case_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_case_event_case_created", "case_id", "created_at"),
+        Index("ix_case_event_created", "created_at"),  # feeds across all cases (Open311 servicerequestupdates)
+    )
 
     @property
     def kind_label(self):

@@ -290,8 +290,11 @@ def store_attachment(
     filename: str | None,
     actor: Actor,
     public: bool = False,
+    task: Any = None,
 ) -> Attachment:
     """Check, clean and store a photo or document on the case, with its timeline entry.
+
+    ``task``: the case's task whose work the file shows (``Attachment.task_id`` and the entry's ``task_id``).
 
     Raises CaseError({"file": [...]}) for a file of the wrong type, an empty one or one over
     ``CIVIC_UPLOAD_MAX_BYTES``; in that case nothing is written to disk or database.
@@ -328,14 +331,16 @@ def store_attachment(
             public=bool(public),
             uploaded_by_id=actor.user_id,
             created_at=utcnow(),
+            task_id=task.id if task is not None else None,
         )
         session.add(attachment)
         session.flush()
         session.add(
             CaseEvent(
                 case=case, kind="attachment_added", actor_id=actor.user_id, actor_label=actor.label,
-                body=display_name, public=attachment.public, created_at=attachment.created_at,
-                data={"attachment_id": attachment.id, "name": display_name, "content_type": attachment.content_type, "size": attachment.size},
+                body=display_name, public=attachment.public, created_at=attachment.created_at, task_id=attachment.task_id,
+                data={"attachment_id": attachment.id, "name": display_name, "content_type": attachment.content_type, "size": attachment.size,
+                      **({"task": attachment.task_id} if attachment.task_id else {})},
             )
         )
         case.updated_at = attachment.created_at

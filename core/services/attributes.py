@@ -6,6 +6,8 @@ from typing import Any
 from flask_babel import gettext
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
+from core.validation import translate_errors
+
 
 def _field(defn: dict[str, Any]) -> fields.Field:
     required = bool(defn.get("required"))
@@ -48,6 +50,25 @@ def _clean(values: dict[str, Any], definitions: list[dict[str, Any]]) -> dict[st
     return out
 
 
+def _flat(messages: Any, given: Any = None) -> list[str]:
+    """A field's messages as a flat list of sentences.  A multivaluelist reports {position: [messages]}:
+    each becomes "value 'moon': must be one of: ..." (translated: marshmallow's own text is translated by
+    the caller, core.validation.translate_errors, so only the value's prefix is ours)."""
+    if isinstance(messages, dict):
+        out = []
+        for position in sorted(messages, key=str):
+            value = given[position] if isinstance(given, list) and isinstance(position, int) and position < len(given) else None
+            for message in _flat(messages[position]):
+                if value is None:
+                    out.append(message)
+                else:
+                    out.append(gettext("value '%(value)s': %(message)s", value=str(value)[:100], message=translate_errors([message])[0]))
+        return out
+    if isinstance(messages, (list, tuple)):
+        return [m for item in messages for m in _flat(item)]
+    return [messages]
+
+
 def validate_attributes(definitions: list[dict[str, Any]], values: dict[str, Any] | None) -> dict[str, Any]:
     """Return JSON-ready attributes, or raise ValidationError keyed by attribute code."""
     if values is not None and not isinstance(values, dict):
@@ -58,7 +79,8 @@ def validate_attributes(definitions: list[dict[str, Any]], values: dict[str, Any
     try:
         loaded = attribute_schema(definitions).load(_clean(values or {}, definitions))
     except ValidationError as exc:
-        errors.update(exc.messages)
+        cleaned = _clean(values or {}, definitions)
+        errors.update({code: _flat(msgs, cleaned.get(code)) for code, msgs in exc.messages.items()})
         loaded = {}
     if errors:
         raise ValidationError(errors)

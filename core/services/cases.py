@@ -31,6 +31,7 @@ from core.models import (
     normalise_tag,
 )
 from core.models.base import utcnow
+from core.services import handoffs
 from core.services.attributes import validate_attributes
 from core.validation import translate_errors
 
@@ -216,6 +217,7 @@ def create_case(
     # The reference is taken last: the sequence row stays locked only until the commit.
     case.reference = pm.hook.case_reference(case=case, session=session)
     session.add(case)
+    handoffs.open_stint(session, case, now)  # its time with the routed department starts (core.services.handoffs)
     # The timeline starts when the case does (an import or the demo may pass an earlier created_at).
     for ev in (
         _event(case, "created", actor, public=True, channel=channel),
@@ -224,9 +226,13 @@ def create_case(
         ev.created_at = now
         session.add(ev)
     _suggest_duplicate(session, case, actor, now)
+    from core.services.tasks import announce_new_tasks, apply_task_templates
+
+    tasks = apply_task_templates(session, case, decision.rule, actor, now)  # the config's task templates
     if commit:
         session.commit()
         pm.hook.case_created(case=case)
+        announce_new_tasks(tasks)
     return case
 
 
@@ -251,8 +257,12 @@ def check_version(case: Case, expected: Any) -> None:
         raise ConflictError(case, expected_int)
 
 
-def change_status(session: Session, case: Case, new: str, actor: Actor, note: str = "", expected_version: Any = None) -> Case:
-    """Move a case through the workflow; a note given here is public (the resident sees why)."""
+def change_status(session: Session, case: Case, new: str, actor: Actor, note: str = "", expected_version: Any = None,
+                  confirm_open_tasks: bool = False) -> Case:
+    """Move a case through the workflow; a note given here is public (the resident sees why).
+
+    Resolving or closing a case with open tasks follows ``[cases] open_tasks_on_resolve``: refused, or
+    done only with ``confirm_open_tasks`` (recorded on the timeline; the tasks stay as they are)."""
     if expected_version is not None:
         check_version(case, expected_version)
     if new not in STATUSES:
@@ -263,11 +273,19 @@ def change_status(session: Session, case: Case, new: str, actor: Actor, note: st
     if new not in TRANSITIONS[old]:
         allowed = ", ".join(TRANSITIONS[old])
         raise CaseError({"status": [gettext("cannot go from %(old)s to %(new)s; allowed: %(allowed)s", old=old, new=new, allowed=allowed)]})
+    from core.services.tasks import check_open_tasks, open_tasks_event
+
+    left_open = check_open_tasks(session, case, new, confirm_open_tasks)
     now = utcnow()
     case.status = new
     case.updated_at = now
     case.closed_at = now if new in CLOSED_STATUSES else None
-    session.add(_event(case, "status_changed", actor, body=note, public=True, old=old, new=new))
+    ev = _event(case, "status_changed", actor, body=note, public=True, old=old, new=new)
+    ev.created_at = now  # the same moment as the stint it ends or opens
+    session.add(ev)
+    if left_open:
+        session.add(open_tasks_event(case, left_open, new, actor))
+    handoffs.status_moved(session, case, old, new, now, note)
     session.commit()
     pm = _pm()
     pm.hook.case_status_changed(case=case, old=old, new=new)
@@ -327,6 +345,7 @@ def merge_into(session: Session, duplicate: Case, parent: Case | None, actor: Ac
     duplicate.updated_at = now
     duplicate.closed_at = now
     session.add(_event(duplicate, "status_changed", actor, public=True, old=old, new="duplicate", parent=parent.reference))
+    handoffs.status_moved(session, duplicate, old, "duplicate", now)
     session.add(_event(parent, "merged", actor, duplicate=duplicate.reference))
     session.commit()
     pm = _pm()
@@ -366,16 +385,26 @@ def set_tags(session: Session, case: Case, names: list[str], actor: Actor, expec
     return case
 
 
-def add_note(session: Session, case: Case, body: str, actor: Actor, public: bool = False) -> CaseEvent:
-    """An internal note (staff only) or a public note (the resident sees it)."""
+def add_note(session: Session, case: Case, body: str, actor: Actor, public: bool = False, data: dict | None = None,
+             resident: bool = False) -> CaseEvent:
+    """An internal note (staff only) or a public note (the resident sees it); ``data`` goes on the timeline
+    entry (e.g. the incident note it belongs to).  ``resident=True``: words from a reporter (an e-mail reply,
+    an Open311 update) -- a ``resident_note``, shown on the public case page as the resident's, never as
+    the city's (Open311 status notes and followers' e-mails carry only the city's notes)."""
     body = (body or "").strip()
     if not body:
         raise CaseError({"body": [gettext("a note cannot be empty")]})
     if len(body) > MAX_DESCRIPTION:
         raise CaseError({"body": [too_long(body, MAX_DESCRIPTION)]})
-    ev = _event(case, "public_note" if public else "internal_note", actor, body=body, public=public)
+    kind = "resident_note" if resident else "public_note" if public else "internal_note"
+    public = public or resident
+    ev = _event(case, kind, actor, body=body, public=public, **(data or {}))
     case.updated_at = utcnow()
     session.add(ev)
+    if kind == "internal_note":  # "@UTIL", "@jdoe": a Mention and an e-mail each (core.services.mentions)
+        from core.services.mentions import record_mentions
+
+        record_mentions(session, ev, actor.user_id)
     session.commit()
     _pm().hook.case_updated(case=case, changes={"note": (None, ev.kind)})
     return ev
@@ -393,14 +422,18 @@ def reroute(session: Session, case: Case, department: Department | None, actor: 
         errors["department"] = [gettext("the case is already with %(department)s", department=department)]
     if not reason:
         errors["reason"] = [gettext("say why the case goes to another department")]
-    elif len(reason) > MAX_DESCRIPTION:
-        errors["reason"] = [too_long(reason, MAX_DESCRIPTION)]
+    elif len(reason) > handoffs.MAX_REASON:
+        errors["reason"] = [too_long(reason, handoffs.MAX_REASON)]
     if errors:
         raise CaseError(errors)
     old = case.department.code
+    now = utcnow()
     case.department = department
-    case.updated_at = utcnow()
-    session.add(_event(case, "department_changed", actor, body=reason, old=old, new=department.code))
+    case.updated_at = now
+    ev = _event(case, "department_changed", actor, body=reason, old=old, new=department.code)
+    ev.created_at = now  # the same moment as the stint it opens
+    session.add(ev)
+    handoffs.hand_off(session, case, now, reason)
     session.commit()
     _pm().hook.case_updated(case=case, changes={"department": (old, department.code)})
     return case
@@ -425,7 +458,10 @@ def record_edit(session: Session, case: Case, actor: Actor) -> dict[str, tuple[A
     if "department_id" in changes:
         old, new = changes.pop("department_id")
         old_d, new_d = session.get(Department, old), session.get(Department, new)
-        session.add(_event(case, "department_changed", actor, old=old_d.code if old_d else None, new=new_d.code if new_d else None))
+        moved = _event(case, "department_changed", actor, old=old_d.code if old_d else None, new=new_d.code if new_d else None)
+        moved.created_at = utcnow()
+        session.add(moved)
+        handoffs.hand_off(session, case, moved.created_at, "")
         changes["department"] = (old_d.code if old_d else None, new_d.code if new_d else None)
     tag_history = state.attrs["tags"].history
     if tag_history.has_changes():

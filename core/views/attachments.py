@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core.extensions import db
 from core.models import Attachment, Case
-from core.security import can_see_case
+from core.security import can_see_case, case_access
 from core.services.attachments import download_name, store_attachment, stored_path, thumbnail_path
 from core.services.cases import Actor, CaseError
 
@@ -34,6 +34,8 @@ class AttachmentView(BaseView):
     @has_access
     def upload(self, case_id: int):
         case = _visible_case(case_id)
+        if case_access(case) != "full":  # those who only hold a task add photos to their task
+            abort(403, description=gettext("Only the case's department changes this case; work your task from its Tasks panel."))
         upload = request.files.get("file")
         back = redirect(url_for("CaseView.show", pk=case.id))
         if upload is None or not upload.filename:

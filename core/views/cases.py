@@ -31,19 +31,24 @@ from core import duplicates
 from core.extensions import db
 from core.formats import format_datetime, format_number, format_wall_datetime
 from core.views.base import CivicModelView
+from core.views.incidents import LinkToIncidentAction
 from core.forms import apply_case_errors, attribute_values, new_case_form_class, split_tags
 from core.i18n_content import attribute_label, localized, value_names
 from core.models import CHANNELS, EVENT_KINDS, PRIORITIES, STATUSES, TRANSITIONS, Case, CaseEvent, Department, ServiceType, User
 from core.models.base import utcnow
-from core.security import CaseScopeFilter, can_see_case
+from core.security import CaseScopeFilter, can_see_case, case_access
 from core.services import cases as case_service
 from core.services.cases import MAX_DESCRIPTION, Actor, CaseError, ConflictError
+from core.services.handoffs import MAX_REASON
+from core.services.mentions import mention_labels
+from core.services.tasks import open_tasks_rule
 
 # Labels of the fields a CaseError may name (service messages are prefixed with them).
 FIELD_LABELS = {
     "body": _l("Note"), "note": _l("Note"), "status": _l("Status"), "assignee": _l("Assignee"),
     "department": _l("Department"), "reason": _l("Reason"), "tags": _l("Tags"), "version": _l("Version"),
     "action": _l("Action"), "service": _l("Service"), "parent": _l("Duplicate of"),
+    "confirm_open_tasks": _l("Open tasks"),
 }
 
 
@@ -165,7 +170,7 @@ def event_summary(event: CaseEvent) -> str:
     data = event.data or {}
     if event.kind == "status_changed":
         return f"{status_label(data.get('old'))} → {status_label(data.get('new'))}"
-    if event.kind in ("assigned", "department_changed", "tagged"):
+    if event.kind in ("assigned", "department_changed", "tagged", "incident_linked", "incident_unlinked"):
         old, new = data.get("old"), data.get("new")
         fmt = lambda v: ", ".join(v) if isinstance(v, list) else (v or "—")  # noqa: E731
         return f"{fmt(old)} → {fmt(new)}"
@@ -177,6 +182,10 @@ def event_summary(event: CaseEvent) -> str:
         return ", ".join(sorted(data.get("fields", {})))
     if event.kind == "duplicate_suggested":
         return str(data.get("suggested_duplicate", ""))
+    if event.kind.startswith("task_") or event.kind == "open_tasks_confirmed":
+        from core.views.tasks import task_event_summary
+
+        return task_event_summary(event)
     if event.kind == "merged":
         return str(data.get("duplicate", ""))
     return ""
@@ -203,8 +212,13 @@ def _template_exists(name: str) -> bool:
 
 def _add_note(public: bool) -> Callable[[Case, Any, Actor], str]:
     def act(case: Case, form, actor: Actor) -> str:
-        case_service.add_note(db.session, case, form.get("body", ""), actor, public=public)
-        return gettext("Public note added.") if public else gettext("Internal note added.")
+        event = case_service.add_note(db.session, case, form.get("body", ""), actor, public=public)
+        if public:
+            return gettext("Public note added.")
+        named = mention_labels(db.session, event)
+        if named:
+            return gettext("Internal note added; %(names)s will be notified.", names=", ".join(named))
+        return gettext("Internal note added.")
 
     return act
 
@@ -213,7 +227,8 @@ def _change_status(case: Case, form, actor: Actor) -> str:
     new, note = form.get("status", ""), (form.get("note") or "").strip()
     if len(note) > MAX_DESCRIPTION:
         raise CaseError({"note": [f"is {len(note)} characters long; the limit is {MAX_DESCRIPTION}"]})
-    case_service.change_status(db.session, case, new, actor, note=note)
+    confirmed = form.get("confirm_open_tasks") in ("y", "on", "1", "true")
+    case_service.change_status(db.session, case, new, actor, note=note, confirm_open_tasks=confirmed)
     return gettext("Status changed to %(status)s.", status=status_label(new))
 
 
@@ -273,7 +288,7 @@ class EditRefused(Exception):
 
 # ---------------------------------------------------------------- the view
 
-class CaseView(CivicModelView):
+class CaseView(LinkToIncidentAction, CivicModelView):
     """Cases as staff work them: list and edit are FAB's; the case page and new case are our own templates."""
 
     datamodel = CaseInterface(Case)
@@ -331,6 +346,13 @@ class CaseView(CivicModelView):
             abort(404)
         return case
 
+    def _case_to_change(self, pk) -> Case:
+        """The case, if the user may change it: 404 outside their scope, 403 when they only hold a task on it."""
+        case = self._case_or_404(pk)
+        if case_access(case) != "full":
+            abort(403, description=gettext("Only the case's department changes this case; work your task from its Tasks panel."))
+        return case
+
     # ---- case page
 
     @expose("/show/<pk>", methods=["GET"])
@@ -338,7 +360,8 @@ class CaseView(CivicModelView):
     def show(self, pk):
         case = self._case_or_404(pk)
         sm = self.appbuilder.sm
-        can_act = sm.has_access("can_act", self.class_permission_name)
+        access = case_access(case)  # "task": they read the case and work only their tasks (core/views/tasks.py)
+        can_act = sm.has_access("can_act", self.class_permission_name) and access == "full"
         departments = []
         if can_act:
             departments = db.session.scalars(
@@ -364,18 +387,19 @@ class CaseView(CivicModelView):
             can_act=can_act,
             possible_duplicates=possible_duplicates,
             other_reports=duplicates.duplicates_of(db.session, case),
-            can_edit=sm.has_access("can_edit", self.class_permission_name),
+            can_edit=sm.has_access("can_edit", self.class_permission_name) and access == "full",
+            access=access, open_tasks=[t for t in case.tasks if t.is_open], open_tasks_rule=open_tasks_rule(),
             attachments_include=_template_exists("civic/case_attachments.html"),
             attachment_routes="AttachmentView.download" in current_app.view_functions,
             status_label=status_label, priority_label=priority_label, channel_label=channel_label,
-            user_label=user_label, now_utc=utcnow(), localized=localized,
+            user_label=user_label, now_utc=utcnow(), localized=localized, max_reason=MAX_REASON,
         )
 
     @expose("/act/<pk>", methods=["POST"])
     @has_access
     def act(self, pk):
         """Every action of the case page: one POST, CSRF-checked, carrying the version the user saw."""
-        case = self._case_or_404(pk)
+        case = self._case_to_change(pk)
         back = redirect(url_for(".show", pk=case.id))
         handler = ACTIONS.get(request.form.get("action", ""))
         if handler is None:
@@ -407,8 +431,9 @@ class CaseView(CivicModelView):
     @expose("/edit/<pk>", methods=["GET", "POST"])
     @has_access
     def edit(self, pk):
-        """FAB's edit form, after the same 404 for a malformed, unknown or out-of-scope id as the case page."""
-        self._case_or_404(pk)
+        """FAB's edit form, after the same 404 for a malformed, unknown or out-of-scope id as the case page
+        (and a 403 for those who only hold a task on the case)."""
+        self._case_to_change(pk)
         return super().edit(pk)
 
     def prefill_form(self, form, pk):

@@ -19,7 +19,7 @@ from core.extensions import db
 from core.i18n_content import localized
 from core.models import CHANNELS, OPEN_STATUSES, STATUSES, Case, Department
 from core.models.base import utcnow
-from core.security import case_scope
+from core.security import department_case_scope
 from core.formats import city_timezone, timezone_name
 from core.views.cases import case_list_url, channel_label, status_label
 
@@ -97,7 +97,7 @@ class DashboardView(BaseView):
     @has_access
     def index(self):
         session = db.session
-        scope = case_scope()
+        scope = department_case_scope()  # each department's own cases (not those it only holds a task on)
         now = utcnow()
         tz = city_timezone()
         start, end = today_bounds_utc(now, tz)

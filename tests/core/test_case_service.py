@@ -71,6 +71,13 @@ def test_hurricane_tag_routes_storm_damage_to_emergency_management(session):
     assert tagged.department.code == "EM" and plain.department.code == "EM"
 
 
+def test_a_bad_value_in_a_multivaluelist_is_named_in_words(session):
+    with pytest.raises(CaseError) as refused:
+        create_case(session, service_code="TRASH_MISSED", attributes={"CART": ["recycling", "spaceship"]})
+    (message,) = refused.value.errors["attribute[CART]"]
+    assert "spaceship" in message or "one of" in message.lower(), message
+
+
 def test_multivaluelist_accepts_a_single_plain_value(session):
     case = create_case(session, service_code="TRASH_MISSED", attributes={"CART": "recycling"})
     assert case.attributes == {"CART": ["recycling"]}

@@ -158,6 +158,31 @@ def test_older_cases_are_done_and_every_history_follows_the_workflow(demo_cases)
         assert case.reference.startswith(f"PC-{case.created_at.year}-")
 
 
+def test_demo_cases_spend_their_time_with_their_department_until_closed(demo_cases):
+    """Department stints (core.services.handoffs): one per open stretch of the case, none open once closed."""
+    from core.extensions import db
+    from core.models import CLOSED_STATUSES, DepartmentStint
+
+    rows = db.session.execute(sa.select(DepartmentStint.case_id, DepartmentStint.department_id, DepartmentStint.started_at,
+                                        DepartmentStint.ended_at).order_by(DepartmentStint.started_at, DepartmentStint.id)).all()
+    by_case: dict[int, list] = {}
+    for row in rows:
+        by_case.setdefault(row.case_id, []).append(row)
+    for case in demo_cases:
+        events = sorted((e for e in case.events if e.kind == "status_changed"), key=lambda e: (e.created_at, e.id))
+        expected, start = [], case.created_at
+        for ev in events:
+            if ev.data["new"] in CLOSED_STATUSES and ev.data["old"] not in CLOSED_STATUSES:
+                expected.append((start, ev.created_at))
+            elif ev.data["old"] in CLOSED_STATUSES and ev.data["new"] not in CLOSED_STATUSES:
+                start = ev.created_at
+        if case.status not in CLOSED_STATUSES:
+            expected.append((start, None))
+        stints = by_case.get(case.id, [])
+        assert [(s.started_at, s.ended_at) for s in stints] == expected, case.reference
+        assert {s.department_id for s in stints} == {case.department_id}, case.reference
+
+
 def test_a_hurricane_in_late_september_brings_a_burst_of_storm_cases(demo_cases):
     from core.demo import STORM_TAG, storm_landfall
 

@@ -300,6 +300,50 @@ def test_hook_case_updated(demo, session):
     ]
 
 
+def test_hook_task_changed(demo, session):
+    """A field-service plugin hears of every task change, after the commit, and can make work orders of them."""
+    from core import hookimpl
+    from core.extensions import db
+    from core.models import Task
+    from core.services.cases import Actor, create_case
+    from core.services.tasks import add_task_note, change_task_status, update_task
+
+    heard: list[tuple] = []
+
+    def committed_status(task):
+        """The task's status as a second connection sees it: None until it is committed."""
+        with db.engine.connect() as conn:
+            return conn.execute(sa.select(Task.status).where(Task.id == task.id)).scalar()
+
+    class WorkOrders:
+        @hookimpl
+        def task_changed(self, task, changes):
+            heard.append((task.department.code, committed_status(task), dict(changes)))
+
+    pm = demo.app.extensions["civic"].pm
+    pm.register(WorkOrders(), name="work-orders-test")
+    try:
+        case = create_case(session, service_code="TREE_DOWN", attributes={"BLOCKING": ["power"]}, description="Tree on the power line")
+        created = sorted(heard)
+        heard.clear()
+        pw = next(t for t in case.tasks if t.department.code == "PW")
+        change_task_status(session, pw, "in_progress", Actor(label="test"))
+        update_task(session, pw, Actor(label="test"), title="Cut the oak")
+        add_task_note(session, pw, "Bucket truck on site", Actor(label="test"))
+        create_case(session, service_code="TREE_DOWN", attributes={"BLOCKING": ["power"]}, description="power line", commit=False)
+        session.rollback()
+    finally:
+        pm.unregister(name="work-orders-test")
+    assert [(code, status) for code, status, _ in created] == [("CE", "open"), ("PW", "open"), ("UTIL", "open")]
+    assert created[1][2] == {"status": (None, "open"), "department": (None, "PW"), "title": (None, "Cut and clear the tree"),
+                             "due_at": (None, pw.due_at.isoformat())}
+    assert heard == [
+        ("PW", "in_progress", {"status": ("open", "in_progress")}),
+        ("PW", "in_progress", {"title": ("Cut and clear the tree", "Cut the oak")}),
+        ("PW", "in_progress", {"note": (None, "task_note")}),
+    ], "nothing for the case that was rolled back"
+
+
 def test_hook_register_notifiers(demo, session):
     """A plugin adds an "sms" channel; the worker delivers through it, and still knows e-mail."""
     from core import hookimpl
@@ -338,7 +382,7 @@ def test_hook_case_panels(demo, session):
     case = new_case(session)
     html = f'<p class="demo-panel">Demo notes for {case.reference}</p>'
     panels = demo.app.extensions["civic"].pm.flatten("case_panels", case=case)
-    assert [p.html for p in panels if isinstance(p, Panel)] == [html]
+    assert html in [p.html for p in panels if isinstance(p, Panel)]  # after the core's own panels (hand-offs ...)
     page = demo.client("admin").get(f"/caseview/show/{case.id}")
     assert page.status_code == 200
     assert html in page.get_data(as_text=True)
@@ -348,3 +392,36 @@ def test_hook_dashboard_widgets(demo):
     page = demo.client("dispatcher").get("/dashboard/")
     assert page.status_code == 200
     assert '<p class="demo-widget">Demo widget</p>' in page.get_data(as_text=True)
+
+
+def test_hook_user_locale(demo, session):
+    """A mention e-mails a staff member in the language a plugin knows they chose; else the city's default."""
+    from core import hookimpl
+    from core.models import Account, OutboxMessage
+    from core.services.cases import SYSTEM, add_note
+    from core.services.users import create_user
+
+    french = create_user("agent_fr", PASSWORD, "Dispatcher", email="agent_fr@palmcoast.example.gov")
+    english = create_user("agent_en", PASSWORD, "Dispatcher", email="agent_en@palmcoast.example.gov")
+    resident_staff = create_user("agent_account", PASSWORD, "Dispatcher", email="agent_account@palmcoast.example.gov")
+    session.add(Account(name="Agent with an account", user_id=resident_staff.id, preferred_language="fr"))
+    session.commit()
+
+    class LanguagePlugin:
+        @hookimpl
+        def user_locale(self, user_id):
+            return "fr" if user_id == french.id else None
+
+    pm = demo.app.extensions["civic"].pm
+    pm.register(LanguagePlugin(), name="language-test")
+    try:
+        case = new_case(session)
+        add_note(session, case, "@agent_fr @agent_en @agent_account the tree is on the line", SYSTEM)
+    finally:
+        pm.unregister(name="language-test")
+    sent = {m.recipient: m for m in session.scalars(sa.select(OutboxMessage).where(OutboxMessage.related == f"case:{case.id}"))}
+    assert {r: m.locale for r, m in sent.items()} == {
+        "agent_fr@palmcoast.example.gov": "fr", "agent_en@palmcoast.example.gov": "en", "agent_account@palmcoast.example.gov": "fr",
+    }
+    assert '<html lang="fr">' in sent["agent_fr@palmcoast.example.gov"].body_html
+    assert '<html lang="en">' in sent["agent_en@palmcoast.example.gov"].body_html

@@ -1,4 +1,4 @@
-"""coordination: tasks, crews, incidents, mentions, department stints
+"""coordination: tasks, crews, incidents, mentions, department stints; indexes for the phone desk and update feeds
 
 Revision ID: 0005_coordination
 Revises: 0004_outbox_unsubscribe
@@ -122,11 +122,14 @@ def upgrade():
         batch_op.create_foreign_key('fk_attachment_task_id', 'case_task', ['task_id'], ['id'], ondelete='SET NULL')
 
     with op.batch_alter_table('case', schema=None) as batch_op:
+        batch_op.create_index('ix_case_contact_phone', ['contact_phone'], unique=False)
+        batch_op.create_index('ix_case_contact_email', ['contact_email'], unique=False)
         batch_op.add_column(sa.Column('incident_id', sa.Integer(), nullable=True))
         batch_op.create_index(batch_op.f('ix_case_incident_id'), ['incident_id'], unique=False)
         batch_op.create_foreign_key('fk_case_incident_id', 'incident', ['incident_id'], ['id'], ondelete='SET NULL')
 
     with op.batch_alter_table('case_event', schema=None) as batch_op:
+        batch_op.create_index('ix_case_event_created', ['created_at'], unique=False)
         batch_op.add_column(sa.Column('task_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True))
         batch_op.create_index(batch_op.f('ix_case_event_task_id'), ['task_id'], unique=False)
         batch_op.create_foreign_key('fk_case_event_task_id', 'case_task', ['task_id'], ['id'], ondelete='SET NULL')
@@ -137,11 +140,14 @@ def downgrade():
     with op.batch_alter_table('case_event', schema=None) as batch_op:
         batch_op.drop_constraint('fk_case_event_task_id', type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_case_event_task_id'))
+        batch_op.drop_index('ix_case_event_created')
         batch_op.drop_column('task_id')
 
     with op.batch_alter_table('case', schema=None) as batch_op:
         batch_op.drop_constraint('fk_case_incident_id', type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_case_incident_id'))
+        batch_op.drop_index('ix_case_contact_email')
+        batch_op.drop_index('ix_case_contact_phone')
         batch_op.drop_column('incident_id')
 
     with op.batch_alter_table('attachment', schema=None) as batch_op:
