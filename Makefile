@@ -27,8 +27,10 @@ run: $(STAMP)
 	$(BIN)/civic serve --port $(PORT)
 
 # The whole suite, on SQLite and PostgreSQL: `make test PYTEST_ARGS="-k demo -x"` for a part.
+# Two workers (whole files each: a file's tests share their module fixtures); TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 test: $(STAMP) test-services
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Servers the tests start privately: Dovecot (IMAP, the e-mail channel's tests), from Debian's packages.
 # Installed only when missing; the package's own service is not needed (the tests run their own instance).

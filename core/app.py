@@ -130,6 +130,8 @@ def _mail_settings(config: CityConfig) -> dict[str, Any]:
         "CIVIC_SMTP_TLS": tls,
         "CIVIC_SMTP_TIMEOUT": 30,
         "CIVIC_MAIL_FROM": env.get("CIVIC_MAIL_FROM") or str(Address(config.city["name"], addr_spec="no-reply@localhost")),
+        # Where residents' replies go (the mailbox the e-mail channel reads); unset: e-mails say "do not reply".
+        "CIVIC_MAIL_REPLY_TO": (env.get("CIVIC_MAIL_REPLY_TO") or "").strip(),
         # A message that fails is tried again after these delays, then given up after CIVIC_NOTIFY_MAX_ATTEMPTS.
         "CIVIC_NOTIFY_RETRY_MINUTES": (1, 5, 30, 120, 720),
         "CIVIC_NOTIFY_MAX_ATTEMPTS": int(attempts_text),

@@ -70,6 +70,7 @@ class DemoUser:
 STAFF = (
     DemoUser("dispatcher", "Dana", "Brooks", "Dispatcher"),
     DemoUser("pw_staff", "Marcus", "Hill", "Department staff", ("PW",)),
+    DemoUser("pw_supervisor", "Gloria", "Reyes", "Supervisor", ("PW",)),
     DemoUser("pw_crew", "Luis", "Ortega", "Field crew", ("PW",)),
     DemoUser("pw_crew2", "Tom", "Becker", "Field crew", ("PW",)),
     DemoUser("sw_staff", "Keisha", "Grant", "Department staff", ("SW",)),

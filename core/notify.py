@@ -97,8 +97,8 @@ class SmtpNotifier:
     """The ``email`` channel: one SMTP conversation per message, plain text plus HTML."""
 
     def __init__(self, host: str, port: int, *, sender: str, user: str | None = None, password: str | None = None,
-                 tls: str = "none", timeout: float = 30):
-        self.host, self.port, self.sender = host, port, sender
+                 tls: str = "none", timeout: float = 30, reply_to: str = ""):
+        self.host, self.port, self.sender, self.reply_to = host, port, sender, reply_to
         self.user, self.password, self.tls, self.timeout = user, password, tls, timeout
 
     @classmethod
@@ -107,6 +107,7 @@ class SmtpNotifier:
             config["CIVIC_SMTP_HOST"], config["CIVIC_SMTP_PORT"], sender=config["CIVIC_MAIL_FROM"],
             user=config.get("CIVIC_SMTP_USER"), password=config.get("CIVIC_SMTP_PASSWORD"),
             tls=config.get("CIVIC_SMTP_TLS", "none"), timeout=config.get("CIVIC_SMTP_TIMEOUT", 30),
+            reply_to=config.get("CIVIC_MAIL_REPLY_TO", ""),
         )
 
     def build(self, message: OutboxMessage) -> EmailMessage:
@@ -115,6 +116,8 @@ class SmtpNotifier:
         mail["From"] = self.sender
         mail["To"] = message.recipient
         mail["Subject"] = message.subject
+        if self.reply_to:
+            mail["Reply-To"] = self.reply_to
         mail["Date"] = formatdate(usegmt=True)
         domain = parseaddr(self.sender)[1].rpartition("@")[2] or "localhost"
         mail["Message-ID"] = make_msgid(f"outbox{message.id}", domain=domain)

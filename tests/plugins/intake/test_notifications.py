@@ -247,6 +247,42 @@ def test_web_requests_only_queue_and_the_worker_delivers_the_e_mail(app, smtp, c
     assert [m["status"] for m in mails(app, f"case:{case_id}")] == ["sent", "sent"]
 
 
+def test_with_a_reply_to_mailbox_the_e_mails_invite_replies_that_reach_the_case(app, smtp):
+    from core.extensions import db
+    from core.notify import deliver_due
+
+    reporter = f"replies.{tag()}@example.org"
+    with app.app_context():
+        deliver_due(limit=1000)  # what other tests left pending goes out first
+        smtp.clear()
+        saved = app.config["CIVIC_MAIL_REPLY_TO"]
+        app.config["CIVIC_MAIL_REPLY_TO"] = "Palm Coast 311 <311@palmcoast.example.gov>"
+        try:
+            new_case(db.session, contact_email=reporter)
+            deliver_due(limit=1000)
+        finally:
+            app.config["CIVIC_MAIL_REPLY_TO"] = saved
+        db.session.remove()
+    (mail,) = smtp.to(reporter)
+    assert mail["Reply-To"] == "Palm Coast 311 <311@palmcoast.example.gov>"
+    text, html = parts(mail)
+    assert "Reply to it to add information to your case." in text and "Reply to it to add information" in html
+    assert "do not reply" not in text
+
+
+def test_without_a_reply_to_mailbox_the_e_mails_say_do_not_reply(app, smtp):
+    from core.extensions import db
+    from core.notify import deliver_due
+
+    reporter = f"noreply.{tag()}@example.org"
+    with app.app_context():
+        new_case(db.session, contact_email=reporter)
+        deliver_due(limit=1000)
+        db.session.remove()
+    (mail,) = smtp.to(reporter)
+    assert mail["Reply-To"] is None and "Please do not reply to it." in parts(mail)[0]
+
+
 # ------------------------------------------------------------------ staff notices
 
 
