@@ -1,8 +1,12 @@
-"""The knowledge plugin's whole contract with the core."""
+"""The knowledge plugin's whole contract with the core: articles and FAQ for agents and residents."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from core import hookimpl
-from core.records import PluginInfo
+from core.records import MigrationSpec, PluginInfo
+
+HERE = Path(__file__).resolve().parent
 
 
 @hookimpl
@@ -13,3 +17,41 @@ def plugin_info():
         description="Knowledge base: articles and FAQ for agents and residents.",
         requires=(),
     )
+
+
+@hookimpl
+def register_migrations():
+    return [MigrationSpec("knowledge", str(HERE / "migrations"), "alembic_version_knowledge", "knowledge_")]
+
+
+@hookimpl
+def translation_directories():
+    return [str(HERE / "translations")]
+
+
+@hookimpl
+def register_views():
+    from plugins.knowledge import screens
+
+    return screens.view_specs()
+
+
+@hookimpl
+def register_roles():
+    from plugins.knowledge import screens
+
+    return screens.role_specs()
+
+
+@hookimpl
+def register_blueprints():
+    from plugins.knowledge import portal
+
+    return portal.blueprints()
+
+
+@hookimpl
+def case_panels(case):
+    from plugins.knowledge import desk
+
+    return desk.case_panels(case)

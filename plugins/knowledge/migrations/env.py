@@ -1,0 +1,5 @@
+"""The knowledge plugin's Alembic environment: the core's shared runner, the plugin's own version table."""
+import plugins.knowledge.models  # noqa: F401  (the knowledge_ tables on Model.metadata, for autogenerate)
+from core.migrations.environment import run_environment
+
+run_environment()
