@@ -22,6 +22,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/civic init
 	$(BIN)/civic demo
+	$(BIN)/civic knowledge import config/knowledge-sample.toml
 	$(BIN)/civic notify run & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT; trap 'exit 130' INT TERM; \
 	$(BIN)/civic serve --port $(PORT)

@@ -111,6 +111,12 @@ def dashboard_widgets():
     """Return a list of Panel to show on the staff dashboard."""
 
 
+@hookspec
+def suggest_articles(service_code, text, tags, locale, audience):
+    """Return a list of Suggestion: help articles that may answer a request (service code, the words typed,
+    tag names) in ``locale``; ``audience`` "public" (residents: public content only) or "all" (staff)."""
+
+
 @hookspec(firstresult=True)
 def user_locale(user_id):
     """Return the language to write to this user in (staff e-mails: mentions); stops at the first non-None result."""

@@ -6,6 +6,7 @@ left alone and its migrations never run.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from alembic import command
@@ -32,6 +33,8 @@ def _owned(spec: MigrationSpec, all_specs: list[MigrationSpec]):
 
     def include(name: str) -> bool:
         if name.startswith("alembic_version"):  # every environment's own bookkeeping, never a model
+            return False
+        if re.search(r"_fts($|_)", name):  # full-text indexes (FTS5 tables, tsvector tables): built by migrations only
             return False
         if spec.table_prefix:
             return name.startswith(spec.table_prefix)

@@ -82,3 +82,15 @@ class Notifier:
 
     channel: str
     send: Callable[[Any], None]
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """An article (or FAQ entry) that may answer a request: its title, where to read it, a short summary
+    and its kind ("article" | "faq"; ``internal`` marks staff-only content, never shown to residents)."""
+
+    title: str
+    url: str
+    summary: str = ""
+    kind: str = "article"
+    internal: bool = False

@@ -154,7 +154,7 @@ class NoticeView(CivicModelView):
     show_template = "intake/notice_show.html"
     label_columns = {
         "title": _l("Title"), "body": _l("Text"), "title_fr": _l("Title in French"), "body_fr": _l("Text in French"),
-        "topic": _l("Topic"), "zone": _l("Zone"), "published_at": _l("Published"), "expires_at": _l("Expires"),
+        "topic": _l("Topic"), "zone": _l("Zone"), "published_at": _l("Published on"), "expires_at": _l("Expires"),
     }
     description_columns = {
         "zone": _l("A zone name or a ZIP code; leave empty for the whole city."),
@@ -173,7 +173,7 @@ class NoticeView(CivicModelView):
         "body_fr": TextAreaField(_l("Text in French"), validators=[Optional(), Length(max=4000)], widget=BS3TextAreaFieldWidget()),
         "topic": SelectField(_l("Topic"), choices=list(TOPICS.items()), widget=Select2Widget()),
         "zone": StringField(_l("Zone"), validators=[Optional(), Length(max=50)], widget=BS3TextFieldWidget()),
-        "published_at": DateTimeField(_l("Published"), format=DATETIME_FORMATS, validators=[Optional()], widget=DateTimePickerWidget()),
+        "published_at": DateTimeField(_l("Published on"), format=DATETIME_FORMATS, validators=[Optional()], widget=DateTimePickerWidget()),
         "expires_at": DateTimeField(_l("Expires"), format=DATETIME_FORMATS, validators=[Optional(), after_publication], widget=DateTimePickerWidget()),
     }
     add_form_extra_fields = edit_form_extra_fields = _form_fields

@@ -44,6 +44,13 @@ def register_roles():
 
 
 @hookimpl
+def register_commands():
+    from plugins.knowledge.cli import knowledge
+
+    return [knowledge]
+
+
+@hookimpl
 def register_blueprints():
     from plugins.knowledge import portal
 
@@ -55,3 +62,21 @@ def case_panels(case):
     from plugins.knowledge import desk
 
     return desk.case_panels(case)
+
+
+@hookimpl
+def suggest_articles(service_code, text, tags, locale, audience):
+    from core.extensions import db
+    from plugins.knowledge import desk, suggest
+
+    matches = suggest.suggestions(db.session, service_code, text, tags, locale, audience)
+    return desk.as_suggestions(matches, audience)
+
+
+@hookimpl
+def case_created(case):
+    """A visitor who read articles from the report form sent a report after all: not a deflection."""
+    from core.extensions import db
+    from plugins.knowledge import visitors
+
+    visitors.cancel_deflections(db.session)

@@ -388,6 +388,30 @@ def test_hook_case_panels(demo, session):
     assert html in page.get_data(as_text=True)
 
 
+def test_hook_suggest_articles(demo, session):
+    """The knowledge plugin answers with its published articles for the service; residents never get an internal one."""
+    from core.models import ServiceType
+    from core.records import Suggestion
+    from plugins.knowledge.models import Article, ArticleText
+
+    pothole = session.scalar(sa.select(ServiceType).where(ServiceType.code == "POTHOLE"))
+    for slug, audience in (("pothole-repairs", "public"), ("pothole-crew-notes", "internal")):
+        article = Article(slug=slug, audience=audience, status="published", services=[pothole])
+        article.texts.append(ArticleText(locale="en", title=slug.replace("-", " ").title(), summary="When and how."))
+        session.add(article)
+    session.commit()
+    hook = demo.app.extensions["civic"].pm.flatten
+    with demo.app.test_request_context():
+        public = hook("suggest_articles", service_code="POTHOLE", text="", tags=[], locale="en", audience="public")
+        staff = hook("suggest_articles", service_code="POTHOLE", text="", tags=[], locale="en", audience="all")
+    assert public == [Suggestion("Pothole Repairs", "/help/articles/pothole-repairs", "When and how.", "article", False)]
+    assert {(s.title, s.internal) for s in staff} == {("Pothole Repairs", False), ("Pothole Crew Notes", True)}
+    assert all(s.url == "" for s in staff if s.internal)
+    # Without the resident portal (intake is off here) the help centre has its own layout.
+    page = demo.client().get("/help/articles/pothole-repairs")
+    assert page.status_code == 200 and "Pothole Repairs" in page.get_data(as_text=True)
+
+
 def test_hook_dashboard_widgets(demo):
     page = demo.client("dispatcher").get("/dashboard/")
     assert page.status_code == 200

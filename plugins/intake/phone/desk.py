@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core.extensions import db
 from core.forms import apply_case_errors, attribute_values
-from core.i18n_content import default_locale, localized
+from core.i18n_content import current_locale, default_locale, localized
 from core.models import Case, ServiceType
 from core.models.base import utcnow
 from core.security import can_see_case
@@ -67,6 +67,15 @@ def active_service(code: str | None) -> ServiceType | None:
     if not code or len(code) > 100 or not SERVICE_CODE.fullmatch(code):
         return None
     return db.session.scalar(select(ServiceType).where(ServiceType.code == code, ServiceType.active.is_(True)))
+
+
+def call_suggestions(service: ServiceType | None) -> list:
+    """Help articles for the chosen service (``suggest_articles``: staff see internal ones too); none without a plugin."""
+    if service is None:
+        return []
+    return current_app.extensions["civic"].pm.flatten(
+        "suggest_articles", service_code=service.code, text="", tags=[], locale=current_locale(), audience="all"
+    )
 
 
 def nearby_radius() -> float:
@@ -181,7 +190,7 @@ class CallDeskView(BaseView):
             "calls/desk.html", title=gettext("New call"), caller=caller, caller_cases=caller_cases, nearby=nearby,
             radius=radius, matches=matches or [], searched=searched, service=service, started=started,
             matched_on=MATCHED_ON, status_label=status_label, channel_label=channel_label, localized=localized,
-            **context,
+            suggestions=call_suggestions(service), **context,
         )
         return html, status
 

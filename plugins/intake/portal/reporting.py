@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import logging
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, send_from_directory, url_for
 from flask_babel import force_locale, gettext
@@ -146,6 +147,22 @@ def _map_settings() -> dict[str, Any] | None:
     return {"center": center or [0, 0], "tile_url": config.get("tile_url") or "", "tile_attribution": config.get("tile_attribution") or ""}
 
 
+def article_suggestions(service, text: str = "") -> list[dict[str, str]]:
+    """Public help articles that may answer the report (the ``suggest_articles`` hook: none when no plugin
+    implements it); their links carry ``from=report`` so the help centre can count a deflection."""
+    found = current_app.extensions["civic"].pm.flatten(
+        "suggest_articles", service_code=service.code, text=(text or "")[:200], tags=[], locale=current_locale(), audience="public"
+    )
+    rows = []
+    for item in found:
+        if getattr(item, "internal", False) or not item.url:
+            continue  # never an internal article on a public page
+        parts = urlsplit(item.url)
+        query = urlencode([*parse_qsl(parts.query), ("from", "report"), ("service", service.code)])
+        rows.append({"title": item.title, "url": urlunsplit(parts._replace(query=query)), "summary": item.summary})
+    return rows[:5]
+
+
 def _render_form(service, form: ReportForm, *, status: int = 200, photos=(), photo_problems=(), nearby=(), notes=(), limited=False):
     errors = [(f, e) for f in form if f.errors for e in f.errors if f.name not in ("csrf_token", "website")]
     csrf_errors = form.csrf_token.errors if hasattr(form, "csrf_token") else []
@@ -164,6 +181,7 @@ def _render_form(service, form: ReportForm, *, status: int = 200, photos=(), pho
         map_settings=_map_settings(),
         max_description=MAX_DESCRIPTION,
         max_photos=reporting.MAX_PHOTOS,
+        suggestions=article_suggestions(service, form.description.data or ""),
         localized=localized,
     ), status
 
@@ -466,6 +484,18 @@ def nearby():
             row["url"] = url_for("portal.case", reference=case.reference)
         rows.append(row)
     return jsonify(cases=rows)
+
+
+@portal.route("/report/<service_code>/suggestions")
+def report_suggestions(service_code: str):
+    """Help articles for the report form as the resident types (``text``): public articles only."""
+    service = reporting.public_service(db.session, service_code)
+    if service is None:
+        return jsonify(message=gettext("Unknown service.")), 404
+    limit, window = _limit("lookup")
+    if not allow("lookup", client_key(), limit, window):
+        return jsonify(message=gettext("Too many look-ups: wait a few minutes.")), 429
+    return jsonify(suggestions=article_suggestions(service, (request.args.get("text") or "").strip()))
 
 
 # ---------------------------------------------------------------- the map library, from its Python package

@@ -29,6 +29,46 @@
     count();
   }
 
+  /* ---- "These articles may answer your question" (the knowledge plugin), as the resident types */
+  var articles = document.getElementById("article-suggestions");
+  if (description && articles && window.fetch) {
+    var articlesTimer = null;
+    var renderArticles = function (rows) {
+      articles.textContent = "";
+      articles.hidden = !rows.length;
+      if (!rows.length) { return; }
+      var heading = document.createElement("h2");
+      heading.textContent = articles.getAttribute("data-title");
+      var list = document.createElement("ul");
+      rows.forEach(function (row) {
+        var item = document.createElement("li");
+        var link = document.createElement("a");
+        link.href = row.url;
+        link.textContent = row.title;
+        item.appendChild(link);
+        if (row.summary) {
+          var p = document.createElement("p");
+          p.className = "hint";
+          p.textContent = row.summary;
+          item.appendChild(p);
+        }
+        list.appendChild(item);
+      });
+      articles.appendChild(heading);
+      articles.appendChild(list);
+    };
+    description.addEventListener("input", function () {
+      clearTimeout(articlesTimer);
+      articlesTimer = setTimeout(function () {
+        var url = articles.getAttribute("data-url") + "?text=" + encodeURIComponent(description.value.slice(0, 200));
+        fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+          .then(function (r) { return r.ok ? r.json() : null; })
+          .then(function (data) { if (data) { renderArticles(data.suggestions || []); } })
+          .catch(function () { /* the page keeps the suggestions it was shown with */ });
+      }, 600);
+    });
+  }
+
   /* ---- the point: inputs, map marker, "Is this it?" */
   var map = null, marker = null, nearbyTimer = null;
 
