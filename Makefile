@@ -33,9 +33,21 @@ TEST_WORKERS ?= 2
 test: $(STAMP) test-services
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
-# Servers the tests start privately: Dovecot (IMAP, the e-mail channel's tests), from Debian's packages.
+# What the tests start privately, from Debian's packages: Dovecot (IMAP, the e-mail channel's tests) and
+# Chromium (the browser tests, driven by Playwright; never a downloaded browser).
 # Installed only when missing; the package's own service is not needed (the tests run their own instance).
 test-services:
+	@[ -x /usr/bin/chromium ] || { \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium (the browser tests)"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y --no-install-recommends chromium >/dev/null \
+	      || { apt-get update >/dev/null && apt-get install -y --no-install-recommends chromium >/dev/null; } \
+	      || echo "could not install chromium: the browser tests will be skipped (they fail under CI=true)"; \
+	  else \
+	    echo "apt-get is not available: install Chromium yourself, or the browser tests are skipped (they fail under CI=true)"; \
+	  fi; \
+	}
 	@[ -x /usr/sbin/dovecot ] || { \
 	  if command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing dovecot-imapd (the IMAP server of the e-mail channel's tests)"; \
