@@ -15,7 +15,8 @@ $(STAMP): setup.cfg pyproject.toml
 
 install: $(STAMP)
 
-# Migrations, roles, admin and catalog; the demo data (a second run adds nothing); then serve.
+# Migrations, roles, admin and catalog; the demo data (cases, knowledge, the sample street network, a sweep;
+# a second run adds nothing); then serve.
 # `civic serve` prints the URL, the admin login and the demo logins right before it starts.
 # The notification worker (`civic notify run`) runs in the background while the server does,
 # and is stopped when the server stops (Ctrl-C included).
@@ -23,6 +24,7 @@ run: $(STAMP)
 	$(BIN)/civic init
 	$(BIN)/civic demo
 	$(BIN)/civic knowledge import config/knowledge-sample.toml
+	$(BIN)/civic fieldservice demo
 	$(BIN)/civic notify run & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT; trap 'exit 130' INT TERM; \
 	$(BIN)/civic serve --port $(PORT)

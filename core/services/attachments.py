@@ -283,6 +283,50 @@ def _remove(*paths: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+@dataclass(frozen=True)
+class StoredFile:
+    """A checked, cleaned file written under its generated name (see ``store_file``)."""
+
+    stored_name: str
+    display_name: str
+    content_type: str
+    size: int
+    sha256: str
+    width: int | None = None
+    height: int | None = None
+    has_thumbnail: bool = False
+
+    def remove(self) -> None:
+        """Delete the file and its thumbnail (when the database refused the row that names them)."""
+        _remove(stored_path(self.stored_name), thumbnail_path(self.stored_name))
+
+
+def store_file(stream: IO[bytes], filename: str | None, declared_type: str | None) -> StoredFile:
+    """Check a file by its content, clean it (images re-encoded without EXIF, with a thumbnail) and write it
+    under a generated name.  The caller records it in the database and calls ``StoredFile.remove()`` if that fails.
+
+    Raises CaseError({"file": [...]}) for a file of the wrong type, an empty one or one over
+    ``CIVIC_UPLOAD_MAX_BYTES``; in that case nothing is written.
+    """
+    display_name = clean_filename(filename)
+    data = _read_limited(stream, int(current_app.config["CIVIC_UPLOAD_MAX_BYTES"]))
+    prepared = _prepare(data, display_name, declared_type)
+    stored_name = f"{uuid.uuid4().hex}.{prepared.kind.extension}"
+    path, thumb_path = stored_path(stored_name), thumbnail_path(stored_name)
+    try:
+        _write_atomically(path, prepared.data)
+        if prepared.thumbnail is not None:
+            _write_atomically(thumb_path, prepared.thumbnail)
+    except BaseException:
+        _remove(path, thumb_path)
+        raise
+    return StoredFile(
+        stored_name=stored_name, display_name=display_name, content_type=prepared.kind.content_type, size=len(prepared.data),
+        sha256=hashlib.sha256(prepared.data).hexdigest(), width=prepared.width, height=prepared.height,
+        has_thumbnail=prepared.thumbnail is not None,
+    )
+
+
 def store_attachment(
     session: Session,
     case: Case,
@@ -303,31 +347,20 @@ def store_attachment(
     declared_type = getattr(stream_or_filestorage, "mimetype", None)
     if filename is None:
         filename = getattr(stream_or_filestorage, "filename", None)
-    display_name = clean_filename(filename)
-    data = _read_limited(stream, int(current_app.config["CIVIC_UPLOAD_MAX_BYTES"]))
-    prepared = _prepare(data, display_name, declared_type)
-
-    stored_name = f"{uuid.uuid4().hex}.{prepared.kind.extension}"
-    path, thumb_path = stored_path(stored_name), thumbnail_path(stored_name)
-    try:
-        _write_atomically(path, prepared.data)
-        if prepared.thumbnail is not None:
-            _write_atomically(thumb_path, prepared.thumbnail)
-    except BaseException:
-        _remove(path, thumb_path)
-        raise
+    stored = store_file(stream, filename, declared_type)
+    display_name = stored.display_name
 
     try:
         attachment = Attachment(
             case=case,
             original_name=display_name,
-            stored_name=stored_name,
-            content_type=prepared.kind.content_type,
-            size=len(prepared.data),
-            sha256=hashlib.sha256(prepared.data).hexdigest(),
-            width=prepared.width,
-            height=prepared.height,
-            has_thumbnail=prepared.thumbnail is not None,
+            stored_name=stored.stored_name,
+            content_type=stored.content_type,
+            size=stored.size,
+            sha256=stored.sha256,
+            width=stored.width,
+            height=stored.height,
+            has_thumbnail=stored.has_thumbnail,
             public=bool(public),
             uploaded_by_id=actor.user_id,
             created_at=utcnow(),
@@ -347,7 +380,7 @@ def store_attachment(
         session.commit()
     except BaseException:
         session.rollback()
-        _remove(path, thumb_path)
+        stored.remove()
         raise
     current_app.extensions["civic"].pm.hook.case_updated(case=case, changes={"attachment": (None, display_name)})
     return attachment

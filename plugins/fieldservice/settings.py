@@ -35,7 +35,8 @@ Everything a city changes without code lives here (docs/fieldservice.md has a wo
     name = { en = "Debris", fr = "Débris" }
     color = "#ef6c00"
     severity = 2             # 0..3: how much it weighs on the EOC hot-spot map
-    service = "DEBRIS"       # "create a case" from a segment in this status makes a case of this service
+    service = "STORM_DEBRIS" # "create a case" from a segment in this status makes a case of this service
+    attributes = { DEBRIS_TYPE = ["vegetative"] } # ... with these answers to the service's questions
     department = "PW"        # "create a work order" gives it to this department (default: the service's)
 
 Accessors (``layers()``, ``sweep_types()``, ``sweep_type(code)``) read the app's merged plugin config;
@@ -65,7 +66,7 @@ KNOWN = {"tile_url", "tile_attribution", "raw_zoom", "hotspot_cell_m", "refresh_
 LAYER_KEYS = {"code", "name", "source", "file", "table", "geometry", "lat_column", "long_column", "geometry_column",
               "key_column", "style", "popup", "roles", "visible"}
 TYPE_KEYS = {"code", "name", "statuses"}
-STATUS_KEYS = {"code", "name", "color", "cleared", "severity", "service", "department"}
+STATUS_KEYS = {"code", "name", "color", "cleared", "severity", "service", "department", "attributes"}
 
 # The layers a city gets when it declares none: its streets, zones, cases and meters.
 DEFAULT_LAYERS: list[dict[str, Any]] = [
@@ -112,6 +113,7 @@ class SweepStatus:
     severity: int = 0
     service: str | None = None
     department: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)  # given to the case made from the segment
 
     @property
     def label(self) -> str:
@@ -196,7 +198,8 @@ def _layer(raw: dict[str, Any]) -> Layer:
 def _sweep_type(raw: dict[str, Any]) -> SweepType:
     statuses = tuple(
         SweepStatus(code=s["code"], name=s.get("name", s["code"]), color=s.get("color", "#9e9e9e"), cleared=bool(s.get("cleared")),
-                    severity=int(s.get("severity", 0)), service=s.get("service"), department=s.get("department"))
+                    severity=int(s.get("severity", 0)), service=s.get("service"), department=s.get("department"),
+                    attributes=dict(s.get("attributes") or {}))
         for s in raw.get("statuses") or ()
     )
     return SweepType(code=raw["code"], name=raw.get("name", raw["code"]), statuses=statuses)
@@ -338,6 +341,8 @@ def _type_problems(raw: Any, key: str, config, rules, found: list[ConfigProblem]
         service = status.get("service")
         if service is not None and service not in services:
             found.append(ConfigProblem(f"{skey}.service", f"unknown service '{service}' (see [[services]])"))
+        if "attributes" in status and not isinstance(status["attributes"], dict):
+            found.append(ConfigProblem(f"{skey}.attributes", 'must be a table of attribute code = value, e.g. { DEBRIS_TYPE = "vegetative" }'))
         department = status.get("department")
         if department is not None and department not in departments:
             found.append(ConfigProblem(f"{skey}.department", f"unknown department '{department}' (see [[departments]])"))

@@ -90,3 +90,17 @@ def test_french_follows_typographic_rules(package):
         return
     bad = [m.id for m in catalog if m.id and isinstance(m.string, str) and re.search(r" [:;?!]|« | »", m.string)]
     assert not bad, f"{package.name}: plain space before punctuation or inside guillemets in: {bad[:10]}"
+
+
+def test_the_same_english_has_the_same_french_in_every_catalog():
+    """The app merges every package's catalog into one: a msgid translated two ways shows whichever catalog
+    loads last, everywhere ("Service" became "Service" on the core's case screens).  One French per msgid."""
+    translations: dict[str, dict[str, list[str]]] = {}
+    for package in PACKAGES:
+        for message in french_catalog(package) or ():
+            if message.id and message.string:
+                shown = message.string if isinstance(message.string, str) else " | ".join(message.string)
+                translations.setdefault(str(message.id), {}).setdefault(shown, []).append(package.name)
+    clashes = {msgid: found for msgid, found in translations.items() if len(found) > 1}
+    assert not clashes, "translated differently in different catalogs: " + "; ".join(
+        f"{msgid!r}: " + ", ".join(f"{text!r} ({', '.join(pkgs)})" for text, pkgs in found.items()) for msgid, found in clashes.items())
