@@ -1,0 +1,18 @@
+"""Every screen of the plugin and the roles that open them, gathered from the modules that define them."""
+from __future__ import annotations
+
+from core.records import RoleSpec, ViewSpec
+
+
+def _modules():
+    from plugins.fema import cost_screens, event_screens, export_screens
+
+    return (event_screens, cost_screens, export_screens)
+
+
+def view_specs() -> list[ViewSpec]:
+    return [spec for module in _modules() for spec in module.view_specs()]
+
+
+def role_specs() -> list[RoleSpec]:
+    return [spec for module in _modules() for spec in module.role_specs()]
