@@ -25,6 +25,7 @@ run: $(STAMP)
 	$(BIN)/civic demo
 	$(BIN)/civic knowledge import config/knowledge-sample.toml
 	$(BIN)/civic fieldservice demo
+	$(BIN)/civic fema demo
 	$(BIN)/civic notify run & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT; trap 'exit 130' INT TERM; \
 	$(BIN)/civic serve --port $(PORT)

@@ -2,6 +2,8 @@
 equipment rate schedules, load tickets, and the log of exports.  Money is Numeric, never float."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask_appbuilder import Model
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
@@ -108,7 +110,7 @@ class Employee(Model):
     department_id = Column(Integer, ForeignKey("department.id"))
     department = relationship("Department")
     hourly_rate = Column(RATE, nullable=False)
-    overtime_multiplier = Column(Numeric(4, 2), nullable=False, default=1.5)
+    overtime_multiplier = Column(Numeric(4, 2), nullable=False, default=Decimal("1.5"))
     fringe_regular_pct = Column(Numeric(6, 2), nullable=False, default=0)  # benefits as % of regular pay (form 128)
     fringe_overtime_pct = Column(Numeric(6, 2), nullable=False, default=0)
     budgeted = Column(Boolean, nullable=False, default=True)  # straight time of budgeted staff: not eligible on A/B
