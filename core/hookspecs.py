@@ -120,3 +120,8 @@ def suggest_articles(service_code, text, tags, locale, audience):
 @hookspec(firstresult=True)
 def user_locale(user_id):
     """Return the language to write to this user in (staff e-mails: mentions); stops at the first non-None result."""
+
+
+@hookspec(firstresult=True)
+def active_event_tag():
+    """The tag of the active event (a declared disaster or an emergency), or None. Stops at first non-None result."""

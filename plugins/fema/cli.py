@@ -105,7 +105,7 @@ def deactivate_command():
 @fema.command("export")
 @click.option("--disaster", "key", required=True, help="Disaster number (DR-4468) or event tag.")
 @click.option("--form", required=True, help="labor, equipment, materials, rentals, contracts, damage_inventory, load_tickets.")
-@click.option("--format", "file_format", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True)
+@click.option("--format", "file_format", type=click.Choice(["csv", "xlsx", "pdf"]), default="csv", show_default=True)
 @click.option("--edition", default=None, help="Use this profile edition (such as 1998) instead of the one in effect.")
 @click.option("--category", default=None, help="Only records of this category (A-G).")
 @click.option("--from", "date_from", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="First work date.")

@@ -302,6 +302,7 @@ class CostRecordView(FemaModelView):
 class SiteView(FemaModelView):
     datamodel = CostInterface(Site)
     list_title = _l("Damage inventory")
+    show_template = "fema/site_show.html"  # the show page plus a link to the site's photos (plugins/fema/site_photos.py)
     list_columns = ["name", "disaster", "category", "cause", "cost_estimate", "percent_complete", "labor_type", "priority"]
     search_columns = ["disaster", "name", "category", "cause", "labor_type", "priority"]
     order_columns = ["name", "category", "cost_estimate", "percent_complete", "priority"]

@@ -30,6 +30,8 @@ FORMS = {
 }
 FIELD_LABELS = {"disaster": _l("Disaster"), "form": _l("Form"), "format": _l("Format"), "edition": _l("Edition"),
                 "category": _l("Category"), "date_from": _l("From"), "date_to": _l("To")}
+MIMETYPES = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+             "pdf": "application/pdf"}
 HISTORY_LIMIT = 50
 DISASTER_LIMIT = 200
 
@@ -131,8 +133,7 @@ class ExportView(BaseView):
             bad_request(exc.field, exc.message)
         download = f"{disaster.number or disaster.tag}-{record.profile}-{record.id}.{params.file_format}"
         response = send_file(name, as_attachment=True, download_name=download, max_age=0,
-                             mimetype="text/csv" if params.file_format == "csv" else
-                             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+                             mimetype=MIMETYPES[params.file_format])
         response.call_on_close(lambda: os.path.exists(name) and os.unlink(name))
         current_app.logger.info("fema export %s: %s %s by %s", record.id, record.form, record.profile, current_user.username)
         return response

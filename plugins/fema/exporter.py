@@ -30,7 +30,7 @@ from plugins.fema.models import (ContractEntry, Disaster, Employee, Equipment, E
                                  LoadTicket, MaterialEntry, RateSchedule, RentalEntry, Site)
 from plugins.fema.profiles import DAYS, Profile, ProfileError, choose_profile, parse_profile
 
-FORMATS = ("csv", "xlsx")
+FORMATS = ("csv", "xlsx", "pdf")  # pdf: the package of plugins/fema/pdf_package.py
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 BATCH = 1000
 ENTRY_MODELS = {"labor": LaborEntry, "equipment": EquipmentEntry, "materials": MaterialEntry, "rentals": RentalEntry,
@@ -482,13 +482,17 @@ def plan_export(session, disaster: Disaster, params: Params, profiles: dict[str,
             raise ExportError("edition", gettext("no profile of this edition for the form %(form)s", form=params.form)) from None
         raise ExportError("form", gettext("no profile of the form %(form)s is in effect on the declaration date; choose an edition",
                                           form=params.form)) from None
-    schedule = rates.schedule_for(session, disaster) if profile.form == "equipment" else None
+    schedule = rates.schedule_for(session, disaster) if profile.form == "equipment" or params.file_format == "pdf" else None
     return Plan(disaster, profile, params, settings, schedule)
 
 
 def write(session, plan: Plan, path: Path, created: datetime) -> int:
     if plan.params.file_format == "xlsx":
         return write_xlsx(session, plan, path, created)
+    if plan.params.file_format == "pdf":
+        from plugins.fema import pdf_package
+
+        return pdf_package.write_pdf(session, plan, path, created)
     return write_csv(session, plan, path)
 
 

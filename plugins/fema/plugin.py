@@ -86,3 +86,13 @@ def task_changed(task, changes):
     from plugins.fema import events
 
     events.tag_new_task(db.session, task, changes)
+
+
+@hookimpl
+def active_event_tag():
+    """The tag of the active event, for plugins that must not import this one (sweeps)."""
+    from core.extensions import db
+    from plugins.fema import events
+
+    event = events.active_event(db.session)
+    return event.tag if event is not None else None

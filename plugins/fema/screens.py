@@ -5,9 +5,9 @@ from core.records import RoleSpec, ViewSpec
 
 
 def _modules():
-    from plugins.fema import cost_screens, event_screens, export_screens, rate_screens
+    from plugins.fema import cost_screens, event_screens, export_screens, rate_screens, site_photos
 
-    return (event_screens, cost_screens, export_screens, rate_screens)
+    return (event_screens, cost_screens, export_screens, rate_screens, site_photos)
 
 
 def view_specs() -> list[ViewSpec]:

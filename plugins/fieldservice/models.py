@@ -120,6 +120,7 @@ class SweepCampaign(Model):
     created_at = Column(DateTime, nullable=False, default=utcnow)
     started_at = Column(DateTime)
     closed_at = Column(DateTime)
+    event_tag = Column(String(50))  # the active event when the sweep was made (hook active_event_tag)
     version = Column(Integer, nullable=False, default=1)
 
     __mapper_args__ = {"version_id_col": version}
@@ -179,6 +180,7 @@ class SweepCheck(Model):
     long = Column(Float)
     checked_at = Column(DateTime, nullable=False)
     received_at = Column(DateTime, nullable=False, default=utcnow, index=True)
+    event_tag = Column(String(50), index=True)  # the active event when the check-off was received
 
 
 class FieldPhoto(Model):

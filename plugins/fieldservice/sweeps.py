@@ -72,6 +72,13 @@ def _insert_segments(session: Session, sweep: SweepCampaign, zone_codes: Iterabl
                           .where(SweepSegment.sweep_id == sweep.id, SweepSegment.zone_code.in_(list(zone_codes)))) or 0
 
 
+def active_event_tag() -> str | None:
+    """The tag of the active event (a disaster or an emergency) from whichever plugin knows one, or None."""
+    civic = current_app.extensions.get("civic")
+    tag = civic.pm.hook.active_event_tag() if civic is not None else None
+    return str(tag)[:50] if tag else None
+
+
 def create_sweep(session: Session, *, name: str, sweep_type: str, zone_codes: Iterable[str], actor: Actor,
                  crews_by_zone: dict[str, Any] | None = None, notes: str = "") -> SweepCampaign:
     """A planned sweep over the zones, every street segment of them "not checked" (the type's first status)."""
@@ -111,7 +118,7 @@ def create_sweep(session: Session, *, name: str, sweep_type: str, zone_codes: It
         raise CaseError(errors)
 
     sweep = SweepCampaign(name=name, sweep_type=kind.code, state="planned", notes=notes, created_by_id=actor.user_id,
-                          created_at=utcnow())
+                          created_at=utcnow(), event_tag=active_event_tag())
     sweep.zones = [SweepZone(zone=zones[c], crew=crews.get(c)) for c in codes]
     session.add(sweep)
     session.flush()
@@ -290,7 +297,8 @@ def check_off(session: Session, sweep_segment_or_ids: Any, *, status: str, actor
 
     check = SweepCheck(sweep_segment_id=segment.id, client_id=client_id, status=status, note=note,
                        photo_id=photo.id if photo is not None else None, actor_id=actor.user_id, actor_label=actor.label,
-                       crew_id=crew.id if crew is not None else None, lat=lat, long=long, checked_at=when, received_at=now)
+                       crew_id=crew.id if crew is not None else None, lat=lat, long=long, checked_at=when, received_at=now,
+                       event_tag=active_event_tag())
     try:
         with session.begin_nested():
             session.add(check)

@@ -449,3 +449,30 @@ def test_hook_user_locale(demo, session):
     }
     assert '<html lang="fr">' in sent["agent_fr@palmcoast.example.gov"].body_html
     assert '<html lang="en">' in sent["agent_en@palmcoast.example.gov"].body_html
+
+
+def test_hook_active_event_tag(demo, session):
+    """With no events plugin nothing is tagged; a plugin that knows the active event answers, the first non-None wins."""
+    from core import hookimpl
+
+    class NoEvent:
+        @hookimpl
+        def active_event_tag(self):
+            return None
+
+    class Storm:
+        @hookimpl
+        def active_event_tag(self):
+            return "hurricane-test-dr-9999"
+
+    pm = demo.app.extensions["civic"].pm
+    with demo.app.app_context():
+        assert pm.hook.active_event_tag() is None  # knowledge and demo do not implement it
+        pm.register(NoEvent(), name="no-event-test")
+        pm.register(Storm(), name="storm-test")
+        try:
+            assert pm.hook.active_event_tag() == "hurricane-test-dr-9999"
+        finally:
+            pm.unregister(name="storm-test")
+            pm.unregister(name="no-event-test")
+        assert pm.hook.active_event_tag() is None

@@ -238,7 +238,7 @@ def test_bad_requests_name_the_field(session):
     from plugins.fema import exporter, profiles
 
     d = make_disaster(session, declared=date(1990, 1, 1))
-    cases = [(exporter.Params("labor", "pdf"), "format"), (exporter.Params("labor", category="Q"), "category"),
+    cases = [(exporter.Params("labor", "docx"), "format"), (exporter.Params("labor", category="Q"), "category"),
              (exporter.Params("payroll"), "form"), (exporter.Params("labor", edition="1977"), "edition"),
              (exporter.Params("labor"), "form"),  # 1990: no labor profile in effect
              (exporter.Params("labor", date_from=date(2019, 9, 9), date_to=date(2019, 9, 1)), "date_to")]
@@ -291,7 +291,7 @@ def test_command_line_mistakes_get_one_clear_line(app, tmp_path):
     out = str(tmp_path / "x.csv")
     unknown = run_cli(app, "export", "--disaster", "DR-0000-NONE", "--form", "labor", "-o", out)
     assert unknown.exit_code == 1 and "no disaster with the number or tag DR-0000-NONE" in unknown.output
-    bad_format = run_cli(app, "export", "--disaster", "x", "--form", "labor", "--format", "pdf", "-o", out)
+    bad_format = run_cli(app, "export", "--disaster", "x", "--form", "labor", "--format", "docx", "-o", out)
     assert bad_format.exit_code == 2
     from core.extensions import db
 
