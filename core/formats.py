@@ -49,6 +49,11 @@ def city_timezone() -> ZoneInfo:
     return ZoneInfo(current_app.config["CIVIC_TIMEZONE"])
 
 
+def city_today() -> date:
+    """Today in the city (a crew's evening in Florida is already tomorrow in UTC)."""
+    return datetime.now(city_timezone()).date()
+
+
 def timezone_name() -> str:
     """The city's time zone in the reader's language: ``Eastern Time``, ``heure de l’Est``."""
     return dates.get_timezone_name(city_timezone(), "long", locale=format_locale(), zone_variant="generic")

@@ -28,6 +28,7 @@ from wtforms import DecimalField, SelectField, StringField
 from wtforms.validators import Optional as OptionalValue
 
 from core.extensions import db
+from core.formats import city_today
 from core.models import department_staff
 from core.records import RoleSpec, ViewSpec
 from core.security import role_names, user_department_ids
@@ -91,7 +92,7 @@ def _money(value: Decimal | None) -> str:
 
 def check_record(item: Any, today: date | None = None) -> dict[str, list[str]]:
     """What is wrong with a record about to be saved: {field: [messages]} (empty when fine)."""
-    today = today or date.today()
+    today = today or city_today()
     errors: dict[str, list[str]] = {}
 
     def add(name: str, message: str) -> None:
@@ -561,7 +562,7 @@ class MyHoursView(BaseView):
         sites = []
         if chosen.isdigit() and len(chosen) < 10:
             sites = db.session.scalars(select(Site).where(Site.disaster_id == int(chosen)).order_by(Site.name).limit(500)).all()
-        today = date.today()
+        today = city_today()
         mine = db.session.scalars(select(LaborEntry).where(LaborEntry.created_by_id == current_user.id, LaborEntry.work_date == today)
                                   .order_by(LaborEntry.id.desc()).limit(50)).all()
         body = self.render_template("fema/cost_my_hours.html", disasters=disasters, sites=sites, employees=my_employees(),
@@ -610,7 +611,7 @@ class MyHoursView(BaseView):
             errors.setdefault("regular_hours", []).append(gettext("enter the hours worked"))
         entry = None
         if not errors:
-            entry = new_labor_entry(employee, disaster_id=disaster.id, site_id=site.id, work_date=date.today(),
+            entry = new_labor_entry(employee, disaster_id=disaster.id, site_id=site.id, work_date=city_today(),
                                     category=values["category"].strip().upper(), regular_hours=regular, overtime_hours=overtime,
                                     description=description, created_by_id=current_user.id)
             errors = check_record(entry)

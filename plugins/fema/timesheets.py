@@ -19,6 +19,7 @@ from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.formats import city_today
 from plugins.fema.costs import money
 from plugins.fema.models import CATEGORIES, Disaster, Employee, LaborEntry, Site
 
@@ -203,7 +204,7 @@ def import_timesheets(session: Session, disaster: Disaster, stream: IO[str] | st
         raise TimesheetError(gettext("The file is empty."))
     columns = match_columns(header)
     result = ImportResult()
-    rows = _read_rows(((reader.line_num, cells) for cells in reader), columns, today or date.today(), result)
+    rows = _read_rows(((reader.line_num, cells) for cells in reader), columns, today or city_today(), result)
     if not rows:
         result.errors.sort()
         return result

@@ -9,7 +9,7 @@ dispatchers and admins every crew.  Everything goes through plugins/fieldservice
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,7 +23,7 @@ from sqlalchemy.orm import contains_eager, joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from core.extensions import db
-from core.formats import city_timezone, format_date
+from core.formats import city_today, format_date
 from core.i18n_content import localized
 from core.models import OPEN_TASK_STATUSES, TASK_STATUSES, Case, Crew, Task
 from core.records import Panel, RoleSpec, ViewSpec
@@ -47,7 +47,7 @@ VIEWS = "WorkOrderView|MyDayView|Work orders|My day|Field"
 
 
 def today() -> date:
-    return datetime.now(city_timezone()).date()
+    return city_today()
 
 
 def bad_request(field: str, message: str):

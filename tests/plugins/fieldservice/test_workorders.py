@@ -13,6 +13,7 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
+from core.formats import city_today
 from tests.conftest import csrf_token
 from tests.smtp import smtp, smtp_server  # noqa: F401  (fixtures)
 
@@ -125,7 +126,7 @@ def test_a_work_order_is_a_case_task_for_the_crew_with_its_day(app, session):
 
     crew = new_crew(session)
     case = new_case(session)
-    day = date.today() + timedelta(days=1)
+    day = city_today() + timedelta(days=1)
     task = create_work_order(
         session, case, actor=actor(session, "dispatcher"), crew=crew, scheduled_for=day, instructions="Cold patch")
     assert task.crew_id == crew.id and task.department.code == "PW" and task.title == "Work order: Pothole"
@@ -155,8 +156,8 @@ def test_crew_completes_the_last_work_order_and_the_case_is_resolved_and_the_res
     email = f"resident.{tag()}@example.org"
     crew = new_crew(session)
     case = new_case(session, contact_email=email)
-    first = create_work_order(session, case, actor=actor(session, "dispatcher"), crew=crew, scheduled_for=date.today())
-    second = create_work_order(session, case, actor=actor(session, "dispatcher"), crew=crew, scheduled_for=date.today())
+    first = create_work_order(session, case, actor=actor(session, "dispatcher"), crew=crew, scheduled_for=city_today())
+    second = create_work_order(session, case, actor=actor(session, "dispatcher"), crew=crew, scheduled_for=city_today())
 
     complete_work_order(session, first, actor(session, "crew"), notes="Cut the hole square")
     assert fresh(session, Case, case.id).status == "new"  # one work order still open: the case stays open
@@ -322,7 +323,7 @@ def test_crew_checks_off_a_work_order_from_the_phone_with_a_photo(app, client_fo
     with setup(app) as session:
         crew = new_crew(session)
         case = new_case(session)
-        order = create_work_order(session, case, actor=actor(session, "dispatcher"), crew=crew, scheduled_for=date.today())
+        order = create_work_order(session, case, actor=actor(session, "dispatcher"), crew=crew, scheduled_for=city_today())
         crew_id, case_id, order_id = crew.id, case.id, order.id
     client = client_for("crew")
     day = client.get(f"/fieldservice/workorders/day/?crew={crew_id}")
