@@ -19,9 +19,6 @@ from core.views.base import CivicModelView
 from plugins.fema import events
 from plugins.fema.models import Disaster
 
-# The list's "PAPPG edition" column reads it from the model: a read-only property (models.py is shared; it could move there).
-Disaster.pappg = property(lambda self: events.pappg_edition(self.declaration_date))
-
 LABELS = {
     "number": _l("Number"), "title": _l("Title"), "tag": _l("Case tag"), "declaration_type": _l("Declaration type"),
     "state": _l("State"), "declaration_date": _l("Declaration date"), "incident_begin": _l("Incident begins"),

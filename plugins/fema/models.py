@@ -57,6 +57,13 @@ class Disaster(Model):
     def __repr__(self) -> str:
         return f"{self.number} {self.title}" if self.number else self.title or ""
 
+    @property
+    def pappg(self) -> str | None:
+        """The PAPPG edition that applies (from the declaration date; None before 2017-08-23 or when undeclared)."""
+        from plugins.fema.events import pappg_edition
+
+        return pappg_edition(self.declaration_date)
+
 
 class Site(Model):
     """A damaged site or facility (a Damage Inventory line): every cost record belongs to one."""

@@ -40,7 +40,8 @@ class ZoneProgress:
                 "percent_cleared": self.percent_cleared, "by_status": self.by_status}
 
 
-def _add(into: ZoneProgress, status: str, count: int, length: float, kind: SweepType | None) -> None:
+def add_counts(into: ZoneProgress, status: str, count: int, length: float, kind: SweepType | None) -> None:
+    """Add one (status, count, length) row of a grouped query to ``into`` by the sweep type's rules."""
     into.total += count
     into.length_m += length
     into.by_status[status] = into.by_status.get(status, 0) + count
@@ -67,7 +68,7 @@ def zone_progress(session: Session, sweep: SweepCampaign) -> list[ZoneProgress]:
     zones: dict[str | None, ZoneProgress] = {}
     for code, status, count, length in rows:
         progress = zones.setdefault(code, ZoneProgress(code, names.get(code, code or "")))
-        _add(progress, status, int(count), float(length or 0), kind)
+        add_counts(progress, status, int(count), float(length or 0), kind)
     return sorted(zones.values(), key=lambda z: (z.zone_name or "").lower())
 
 

@@ -24,7 +24,7 @@ from plugins.fieldservice import photos, sweeps
 from plugins.fieldservice.crew import leaflet_url
 from plugins.fieldservice.models import SWEEP_STATES, StreetSegment, SweepCampaign, SweepSegment, Zone
 from plugins.fieldservice.progress import ZoneProgress, total_progress, zone_progress
-from plugins.fieldservice.progress import _add as add_counts
+from plugins.fieldservice.progress import add_counts
 from plugins.fieldservice.settings import sweep_type, sweep_types
 
 PAGE_SIZE = 25
