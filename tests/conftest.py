@@ -20,6 +20,12 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = ROOT / "config" / "palm-coast.toml"
 PG_BASE = os.environ.get("CIVIC_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 PASSWORD = "correct-horse-battery"
+# Test apps hash passwords with one PBKDF2 round: the production scrypt costs ~0.1 s a sign-in, and the suite
+# signs in more than a thousand times.  Production keeps its default (tests/core/test_password_hashing.py).
+FAST_PASSWORD_HASH = "pbkdf2:sha256:1"
+# What FAB checks a password against when nobody has that username (so that a miss takes as long as a hit).
+FAST_FAKE_HASH_CHECK = "pbkdf2:sha256:1$fake$" + "0" * 64
+FAST_PASSWORD_SETTINGS = {"FAB_PASSWORD_HASH_METHOD": FAST_PASSWORD_HASH, "AUTH_DB_FAKE_PASSWORD_HASH_CHECK": FAST_FAKE_HASH_CHECK}
 
 
 def postgres_url(tmp_name: str) -> str:
@@ -69,7 +75,8 @@ def database_url(request, tmp_path_factory):
 def build_app(database_url: str, config: Path | str = DEMO_CONFIG, **settings):
     from core import create_app
 
-    return create_app(config, settings={"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True, **settings})
+    defaults = {"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True, **FAST_PASSWORD_SETTINGS}
+    return create_app(config, settings={**defaults, **settings})
 
 
 def prepare_database(app) -> None:

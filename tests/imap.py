@@ -50,6 +50,8 @@ ssl_key = <{dir}/key.pem
 ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+# A refused login answers at once (the default waits 2 s, against guessing; the tests refuse logins on purpose).
+auth_failure_delay = 0
 default_internal_user = {internal_user}
 default_internal_group = {internal_group}
 default_login_user = {login_user}

@@ -1,18 +1,13 @@
 """An administrator who works in French gets the `civic` command's messages in French."""
 from __future__ import annotations
 
-import subprocess
-import sys
-
-from tests.conftest import DEMO_CONFIG, ROOT
-from tests.fixtures import civic_env
+from tests.conftest import DEMO_CONFIG
+from tests.fixtures import run_civic
 
 
 def civic(*args, tmp_path, locale=None):
-    env = civic_env(DEMO_CONFIG, f"sqlite:///{tmp_path / 'civic.db'}", tmp_path, site=False)
-    if locale:
-        env["CIVIC_LOCALE"] = locale
-    return subprocess.run([sys.executable, "-m", "core.cli", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return run_civic(*args, config=DEMO_CONFIG, database_url=f"sqlite:///{tmp_path / 'civic.db'}", data_dir=tmp_path, site=False,
+                     env={"CIVIC_LOCALE": locale} if locale else None)
 
 
 def test_civic_init_speaks_french_when_the_admin_asks_for_it(tmp_path):

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from core.config import ConfigError
 from tests.conftest import DEMO_CONFIG, ROOT, build_app
-from tests.fixtures import BACKENDS, city_config, close_app, fresh_database, plugin_site, run_civic
+from tests.fixtures import BACKENDS, city_config, close_app, fresh_database, plugin_site, run_civic, run_civic_process
 
 MINIMAL = ROOT / "config" / "default.toml"
 
@@ -205,7 +205,8 @@ def test_config_sync_upserts_by_code_and_deactivates_what_the_file_no_longer_lis
 
 
 def test_an_unreachable_database_is_one_line_without_the_password(tmp_path):
-    result = run_civic("db", "upgrade", config=DEMO_CONFIG, data_dir=tmp_path,
+    """In a process of its own: the command's exit status, not only its line."""
+    result = run_civic_process("db", "upgrade", config=DEMO_CONFIG, data_dir=tmp_path,
                        database_url="postgresql://clerk:hunter2@127.0.0.1:1/nowhere", site=False)
     assert result.returncode == 3
     assert "Traceback" not in result.stderr

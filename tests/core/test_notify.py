@@ -21,7 +21,7 @@ from core.models import OutboxMessage
 from core.models.base import utcnow
 from core.notify import deliver_due, enqueue, retry_delay
 from tests.conftest import DEMO_CONFIG, ROOT
-from tests.fixtures import civic_env
+from tests.fixtures import civic_env, run_civic
 from tests.smtp import parts, smtp, smtp_server  # noqa: F401  (fixtures)
 
 
@@ -182,10 +182,9 @@ def test_two_workers_at_once_never_send_a_message_twice(app, session, smtp):
 def test_civic_notify_run_once_delivers_what_is_due_and_exits(app, session, smtp, tmp_path):
     recipient = address("cli")
     queue(session, recipient, subject="Sent by the worker command")
-    env = civic_env(DEMO_CONFIG, app.config["SQLALCHEMY_DATABASE_URI"], tmp_path, site=False)
-    env.update(CIVIC_SMTP_HOST=smtp.host, CIVIC_SMTP_PORT=str(smtp.port), CIVIC_MAIL_FROM="Palm Coast 311 <311@palmcoast.example.gov>")
-    result = subprocess.run([sys.executable, "-m", "core.cli", "notify", "run", "--once"], env=env, cwd=ROOT,
-                            capture_output=True, text=True, timeout=120)
+    env = {"CIVIC_SMTP_HOST": smtp.host, "CIVIC_SMTP_PORT": str(smtp.port), "CIVIC_MAIL_FROM": "Palm Coast 311 <311@palmcoast.example.gov>"}
+    result = run_civic("notify", "run", "--once", config=DEMO_CONFIG, database_url=app.config["SQLALCHEMY_DATABASE_URI"],
+                       data_dir=tmp_path, site=False, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("notifications: ") and " sent, " in result.stdout
     [mail] = smtp.to(recipient)
@@ -199,6 +198,7 @@ def test_civic_notify_run_once_delivers_what_is_due_and_exits(app, session, smtp
     ("CIVIC_SMTP_TLS", "maybe", "CIVIC_SMTP_TLS: must be one of none, starttls, ssl, not 'maybe'"),
 ])
 def test_bad_mail_settings_stop_the_command_with_one_line(tmp_path, variable, value, line):
+    """In a process of its own: the command's exit status and its only line."""
     env = civic_env(DEMO_CONFIG, f"sqlite:///{tmp_path / 'unused.db'}", tmp_path, site=False)
     env[variable] = value
     result = subprocess.run([sys.executable, "-m", "core.cli", "notify", "run", "--once"], env=env, cwd=ROOT,

@@ -428,8 +428,8 @@ def test_civic_intake_email_asks_the_mta_to_retry_when_it_cannot_take_the_messag
     lines = result.stderr.decode().splitlines()
     assert len(lines) == 1 and lines[0].startswith("CIVIC_DATABASE_URL: cannot use postgresql+psycopg://civic@127.0.0.1:9/nowhere")
 
-    empty = subprocess.run([sys.executable, "-m", "core.cli", "intake", "email"], input=b"", env=env, capture_output=True, timeout=120)
-    assert empty.returncode == 65 and empty.stderr.decode().strip() == "no message: the input is empty"
+    empty = run_civic("intake", "email", input=b"", config=DEMO_CONFIG, database_url=unreachable, data_dir=tmp_path, site=False)
+    assert empty.returncode == 65 and empty.stderr.strip() == "no message: the input is empty"
 
     missing_triage = run_cli(app, "intake", "email", input=raw, table={"triage_service": "NOPE"})
     assert missing_triage.exit_code == 75
