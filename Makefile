@@ -65,6 +65,8 @@ test-services:
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.reports --cases 200000
+	$(BIN)/python -m bench.reports --cases 1000000 --database 'postgresql://postgres@127.0.0.1:5432/test?options=-csearch_path%3Dcivic_bench'
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

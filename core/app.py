@@ -32,6 +32,7 @@ class CivicState:
     pm: CivicPluginManager
     data_dir: Path
     plugin_config: dict[str, dict[str, Any]]
+    report_subjects: dict[str, Any] | None = None  # built on first use (core.reports.subjects.registry)
 
 
 def data_dir() -> Path:
@@ -61,6 +62,9 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
+        from core.reports.sql import register_sqlite_functions
+
+        register_sqlite_functions(dbapi_connection)
 
 
 def _plugin_config(config: CityConfig, pm: CivicPluginManager) -> dict[str, dict[str, Any]]:

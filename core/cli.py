@@ -210,6 +210,24 @@ def demo(count):
 
 
 @cli.group()
+def reports():
+    """Saved reports: e-mail them to their subscribers."""
+
+
+@reports.command("send")
+def reports_send():
+    """Queue the reports due to their subscribers (daily and weekly, at [reports] send_hour); run it hourly from cron."""
+    from core.extensions import db as database
+    from core.reports.schedule import send_due
+
+    result = send_due(database.session)
+    with cli_language():
+        click.echo(gettext("reports queued: %(sent)d, skipped: %(skipped)d", sent=len(result.sent), skipped=len(result.skipped)))
+        for line in result.skipped:
+            click.echo(gettext("skipped: %(line)s", line=line))
+
+
+@cli.group()
 def notify():
     """Deliver the notifications waiting in the outbox."""
 

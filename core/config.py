@@ -230,6 +230,16 @@ class CasesSchema(_Strict):
     """How cases are worked: resolving a case whose tasks are still open asks to confirm, or is refused."""
     open_tasks_on_resolve = fields.String(load_default="confirm", validate=validate.OneOf(OPEN_TASKS_RULES))
 
+class ReportsSchema(_Strict):
+    """Reports and dashboards.  ``public_performance``: publish the city performance page (/performance/,
+    no sign-in): cases received and closed per month and the median time to close of each public service,
+    counts only, no personal data.  Off unless the city turns it on."""
+    public_performance = fields.Boolean(load_default=False)
+    # Saved reports go to their subscribers at this hour of the city's day (``civic reports send`` from cron),
+    # the weekly ones on this day.
+    send_hour = fields.Integer(load_default=7, validate=validate.Range(min=0, max=23))
+    weekly_day = fields.String(load_default="mon", validate=validate.OneOf(("mon", "tue", "wed", "thu", "fri", "sat", "sun")))
+
 class CoreConfigSchema(_Strict):
     city = fields.Nested(CitySchema, required=True)
     plugins = fields.Nested(PluginsSchema, required=True)
@@ -238,6 +248,7 @@ class CoreConfigSchema(_Strict):
     routing = fields.List(fields.Nested(RoutingRuleSchema), load_default=list)
     sla = fields.Nested(SlaSchema, load_default=None)
     cases = fields.Nested(CasesSchema, load_default=lambda: CasesSchema().load({}))
+    reports = fields.Nested(ReportsSchema, load_default=lambda: ReportsSchema().load({}))
 
 CORE_SECTIONS = set(CoreConfigSchema().fields)
 
@@ -254,6 +265,7 @@ class CityConfig:
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
     sla: dict[str, Any] | None = None  # [sla]: hours {weekday: (opens, closes)} and holidays; None = calendar hours
     cases: dict[str, Any] = field(default_factory=lambda: {"open_tasks_on_resolve": "confirm"})  # [cases]
+    reports: dict[str, Any] = field(default_factory=lambda: ReportsSchema().load({}))  # [reports]
 
     def section(self, name: str) -> dict[str, Any]:
         return self.sections.get(name, {})
@@ -496,6 +508,7 @@ def load_city_config(path: str | os.PathLike | None = None) -> CityConfig:
         sections={k: v for k, v in sections.items() if isinstance(v, dict)},
         sla=data.get("sla"),
         cases=data["cases"],
+        reports=data["reports"],
     )
 
 def format_problems(config: CityConfig, problems: list[ConfigProblem]) -> list[str]:

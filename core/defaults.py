@@ -152,3 +152,10 @@ def user_locale(user_id):
 
     with db.session.no_autoflush:
         return db.session.scalar(select(Account.preferred_language).where(Account.user_id == user_id))
+
+
+@hookimpl(trylast=True)
+def report_subjects():
+    from core.reports.cases import case_subject
+
+    return [case_subject()]

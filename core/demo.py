@@ -207,6 +207,7 @@ class DemoReport:
     cases_existing: int = 0
     open_cases: int = 0
     hurricane_cases: int = 0
+    reports_created: int = 0
     seconds: float = 0.0
     password: str | None = None
 
@@ -225,6 +226,7 @@ class DemoReport:
             ))
         else:
             out.append(gettext("demo cases: already loaded (%(count)d cases tagged %(tag)s); nothing added", count=self.cases_existing, tag=DEMO_TAG))
+        out.append(gettext("demo reports: %(new)d sample reports saved (Reports menu)", new=self.reports_created))
         if self.password:
             out.append(gettext("demo password (every demo user): %(password)s", password=self.password))
         else:
@@ -534,6 +536,10 @@ def _apply_history(rng: random.Random, case: Case, plan: PlannedCase, people: di
             updated = min(at + timedelta(minutes=5), now)
             event("assigned", updated, dispatcher, old=None, new=assignee.username)
             case.assignee = assignee
+        if case.status == "new" and case.acknowledged_at is None:
+            case.acknowledged_at = at
+        if status == "reopened":
+            case.reopen_count = (case.reopen_count or 0) + 1
         case.status = status
         case.closed_at = at if status in CLOSED_STATUSES else None
     case.updated_at = updated
@@ -679,4 +685,45 @@ def load_demo(count: int = 3000, now: datetime | None = None, seed: int = SEED) 
         started = time.perf_counter()
         load_cases(session, count, people, accounts, report, now=now, seed=seed)
         report.seconds = time.perf_counter() - started
+    report.reports_created = ensure_sample_reports(session)
     return report
+
+
+# Saved reports a city leader would start from (Reports menu): owner, roles shared with, spec.
+SAMPLE_REPORTS = (
+    ("Storm debris cases by zone, last 14 days", "pw_supervisor", ("Dispatcher", "Supervisor"),
+     {"subject": "cases", "period": "last_14_days", "filters": {"service": ["STORM_DEBRIS", "ROAD_DEBRIS", "TREE_DOWN"]},
+      "group": "zone", "measures": ["count", "open", "close_median"], "chart": "bar"}),
+    ("Time to close by department, last 90 days", "dispatcher", ("Dispatcher", "Supervisor"),
+     {"subject": "cases", "period": "last_90_days", "group": "department",
+      "measures": ["count", "ack_median", "close_median", "close_p90", "within_sla", "reopen_rate"], "chart": "bar"}),
+    ("Cases received per week, this year", "dispatcher", ("Dispatcher", "Supervisor", "Department staff"),
+     {"subject": "cases", "period": "this_year", "group": "week", "measures": ["count", "close_median"], "chart": "line"}),
+    ("Cases by channel, last 30 days", "dispatcher", ("Dispatcher",),
+     {"subject": "cases", "period": "last_30_days", "group": "channel", "measures": ["count"], "chart": "pie"}),
+)
+
+
+def ensure_sample_reports(session: Session) -> int:
+    """The sample reports above (those missing by name), shared with their roles; the PW supervisor gets the
+    storm debris one every morning by e-mail."""
+    from flask_appbuilder.security.sqla.models import Role
+
+    from core.models import Report, ReportShare, ReportSubscription, User
+
+    roles = {r.name: r.id for r in session.scalars(select(Role))}
+    users = dict(session.execute(select(User.username, User.id)).all())
+    have = set(session.scalars(select(Report.name)))
+    created = 0
+    for name, owner, shared_with, spec in SAMPLE_REPORTS:
+        if name in have:
+            continue
+        report = Report(name=name, subject=spec["subject"], spec=spec, owner_id=users[owner],
+                        description="Sample report of the demo city.",
+                        shares=[ReportShare(role_id=roles[r]) for r in shared_with if r in roles])
+        if owner == "pw_supervisor":
+            report.subscriptions = [ReportSubscription(user_id=users[owner], frequency="daily")]
+        session.add(report)
+        created += 1
+    session.commit()
+    return created

@@ -125,3 +125,15 @@ def user_locale(user_id):
 @hookspec(firstresult=True)
 def active_event_tag():
     """The tag of the active event (a declared disaster or an emergency), or None. Stops at first non-None result."""
+
+
+@hookspec
+def report_subjects():
+    """Return a list of core.reports.subjects.Subject: what reports can be about (cases, calls, work orders,
+    FEMA costs...), each with its rows, date, permission scope, dimensions, filters and measures."""
+
+
+@hookspec
+def report_fields():
+    """Return a list of core.reports.subjects.SubjectFields: dimensions, filters and measures added to a
+    subject registered elsewhere (ignored when that subject's plugin is not enabled)."""

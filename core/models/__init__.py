@@ -29,6 +29,7 @@ from core.models.coordination import (
 )
 from core.models.department import Department, department_staff
 from core.models.outbox import OUTBOX_STATUSES, OutboxMessage
+from core.models.report import SCHEDULES, Report, ReportShare, ReportSubscription
 from core.models.service import ServiceType
 from core.models.tag import Tag, case_tag, normalise_tag
 
@@ -37,5 +38,6 @@ __all__ = [
     "CHANNELS", "CLOSED_STATUSES", "EVENT_KINDS", "OPEN_STATUSES", "PRIORITIES", "STATUSES", "TRANSITIONS",
     "Crew", "DepartmentStint", "Incident", "Mention", "Task", "crew_member",
     "INCIDENT_STATUSES", "OPEN_TASK_STATUSES", "TASK_STATUSES",
+    "Report", "ReportShare", "ReportSubscription", "SCHEDULES",
     "case_tag", "department_staff", "normalise_tag", "open311_status", "User",
 ]

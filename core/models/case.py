@@ -80,6 +80,8 @@ class Case(Model):
     created_at = Column(DateTime, nullable=False, default=utcnow)
     updated_at = Column(DateTime, nullable=False, default=utcnow)
     closed_at = Column(DateTime)
+    acknowledged_at = Column(DateTime)  # when staff first moved it on from "new" (time to acknowledge)
+    reopen_count = Column(Integer, nullable=False, default=0, server_default="0")  # times it went back to "reopened"
     duplicate_of_id = Column(BigId, ForeignKey("case.id"), index=True)
     duplicate_of = relationship("Case", remote_side=[id], foreign_keys=[duplicate_of_id])
     parent_id = Column(BigId, ForeignKey("case.id"), index=True)
@@ -95,6 +97,7 @@ class Case(Model):
         Index("ix_case_status_created", "status", "created_at"),
         Index("ix_case_service_created", "service_type_id", "created_at"),
         Index("ix_case_created", "created_at"),
+        Index("ix_case_closed", "closed_at"),
         Index("ix_case_updated", "updated_at"),
         Index("ix_case_expected_open", "expected_at"),
         Index("ix_case_assignee", "assignee_id"),

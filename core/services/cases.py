@@ -280,6 +280,10 @@ def change_status(session: Session, case: Case, new: str, actor: Actor, note: st
     case.status = new
     case.updated_at = now
     case.closed_at = now if new in CLOSED_STATUSES else None
+    if old == "new" and case.acknowledged_at is None:
+        case.acknowledged_at = now
+    if new == "reopened":
+        case.reopen_count = (case.reopen_count or 0) + 1
     ev = _event(case, "status_changed", actor, body=note, public=True, old=old, new=new)
     ev.created_at = now  # the same moment as the stint it ends or opens
     session.add(ev)
@@ -344,6 +348,8 @@ def merge_into(session: Session, duplicate: Case, parent: Case | None, actor: Ac
     duplicate.status = "duplicate"
     duplicate.updated_at = now
     duplicate.closed_at = now
+    if old == "new" and duplicate.acknowledged_at is None:
+        duplicate.acknowledged_at = now
     session.add(_event(duplicate, "status_changed", actor, public=True, old=old, new="duplicate", parent=parent.reference))
     handoffs.status_moved(session, duplicate, old, "duplicate", now)
     session.add(_event(parent, "merged", actor, duplicate=duplicate.reference))

@@ -13,6 +13,8 @@ def core_view_specs() -> list[ViewSpec]:
     from core.views.cases import CaseView
     from core.views.catalog import DepartmentView, ServiceTypeView, TagView
     from core.views.dashboard import DashboardView
+    from core.reports.performance import PerformanceView
+    from core.reports.views import ReportView
 
     return [
         ViewSpec("Dashboard", DashboardView, _l("Dashboard"), icon="fa-tachometer"),
@@ -26,14 +28,17 @@ def core_view_specs() -> list[ViewSpec]:
         *mentions.view_specs(),
         *incidents.view_specs(),
         *queues.view_specs(),
+        ViewSpec("Reports", ReportView, _l("Reports"), icon="fa-bar-chart"),
+        ViewSpec("Performance", PerformanceView, _l("City performance"), menu=False),  # public; 404 unless [reports] public_performance
     ]
 
 
 def coordination_role_specs() -> list:
     """Roles of the coordination screens (tasks, mentions, incidents, queues), added to the core's roles."""
+    from core.reports import views as reports
     from core.views import incidents, mentions, queues, tasks
 
-    return [*tasks.role_specs(), *mentions.role_specs(), *incidents.role_specs(), *queues.role_specs()]
+    return [*tasks.role_specs(), *mentions.role_specs(), *incidents.role_specs(), *queues.role_specs(), *reports.role_specs()]
 
 
 def coordination_case_panels(case) -> list:

@@ -155,8 +155,9 @@ def test_dashboard_uses_aggregate_queries_only(app, client_for):
     with recorded_sql(app) as statements:
         Dashboard(client)
     case_queries = [s for s in statements if 'FROM "case"' in s or "FROM case " in s]
-    # The page's own four, and the intake plugin's "Calls today" block (today's cases by channel).
-    assert len(case_queries) == 5, case_queries
+    # The page's own four, the time-to-close trend, the top services of the week, and the intake plugin's
+    # "Calls today" block (today's cases by channel).
+    assert len(case_queries) == 7, case_queries
     for statement in case_queries:
         assert "GROUP BY" in statement or "LIMIT" in statement, statement
 

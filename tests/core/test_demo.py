@@ -258,3 +258,30 @@ def test_a_second_demo_run_adds_nothing(demo):
     assert f"already loaded ({CASES} cases tagged demo); nothing added" in result.output
     assert "(0 new)" in result.output
     assert counts(demo) == before
+
+
+def test_the_demo_city_has_sample_reports_that_run_for_the_people_they_are_shared_with(demo):
+    """The Reports menu is not empty on a new demo: each sample report opens with a table and a chart for its
+    owner and for someone of a role it is shared with; the second `civic demo` adds none."""
+    from core.demo import SAMPLE_REPORTS
+    from core.extensions import db
+    from core.models import Report
+
+    assert f"demo reports: {len(SAMPLE_REPORTS)} sample reports saved (Reports menu)" in demo.demo_output
+    with demo.app_context():
+        reports = {r.name: r.id for r in db.session.scalars(sa.select(Report))}
+    assert set(reports) == {name for name, *_ in SAMPLE_REPORTS}
+    for who in ("pw_supervisor", "dispatcher"):
+        client = login(demo.test_client(), who, DEMO_PASSWORD)
+        listing = client.get("/reports/").get_data(as_text=True)
+        for name, owner, shared_with, spec in SAMPLE_REPORTS:
+            if who != owner and not ({"Dispatcher"} if who == "dispatcher" else {"Supervisor"}) & set(shared_with):
+                continue
+            assert name in listing
+            page = client.get(f"/reports/{reports[name]}")
+            assert page.status_code == 200, (who, name)
+            body = page.get_data(as_text=True)
+            assert 'id="report-table"' in body
+            assert "<svg" in body or "Nothing to count in this period." in body, name
+    again = run_civic(demo, "demo", "--cases", str(CASES))
+    assert "demo reports: 0 sample reports saved (Reports menu)" in again.output

@@ -476,3 +476,81 @@ def test_hook_active_event_tag(demo, session):
             pm.unregister(name="storm-test")
             pm.unregister(name="no-event-test")
         assert pm.hook.active_event_tag() is None
+
+
+def test_hook_report_subjects(demo, session):
+    """A plugin's subject is reported on like the core's cases: one GROUP BY, scoped by the plugin's rule."""
+    from flask_babel import lazy_gettext as _l
+    from sqlalchemy import false, func
+
+    from core import hookimpl
+    from core.models import Case
+    from core.reports.engine import ReportDenied, run
+    from core.reports.spec import parse
+    from core.reports.subjects import Dimension, Measure, Subject, build_registry
+    from flask_appbuilder.security.sqla.models import User
+
+    class Priorities:
+        @hookimpl
+        def report_subjects(self):
+            return [Subject("urgent", _l("Urgent cases"), lambda: Case.__table__, lambda: Case.created_at, _l("Received"),
+                            scope=lambda user: Case.priority == "high" if user.username == "dispatcher" else false(),
+                            dimensions=[Dimension("channel", _l("Channel"), lambda: Case.channel)],
+                            measures=[Measure("count", _l("Cases"), lambda: func.count())],
+                            allowed=lambda user: user.username != "reviewer")]
+
+    pm = demo.app.extensions["civic"].pm
+    pm.register(Priorities(), name="urgent-test")
+    try:
+        subjects = build_registry(pm)
+        assert list(subjects)[0] == "cases" and "urgent" in subjects
+        new_case(session, priority="high")
+        new_case(session, priority="low")
+        users = {u.username: u for u in session.query(User)}
+        with demo.app.test_request_context():
+            spec = parse({"subject": "urgent", "period": "all", "group": "channel"}, subjects)
+            high = session.query(func.count()).select_from(Case).filter(Case.priority == "high").scalar()
+            assert run(session, spec, users["dispatcher"], subjects=subjects).totals == [high]
+            assert run(session, spec, users["admin"], subjects=subjects).totals == [0]  # the plugin's scope rules
+            with pytest.raises(ReportDenied):
+                run(session, spec, users["reviewer"], subjects=subjects)
+    finally:
+        pm.unregister(name="urgent-test")
+
+
+def test_hook_report_fields(demo, session):
+    """A measure added to the core's cases subject; additions to a subject nobody registers are ignored."""
+    from flask_babel import lazy_gettext as _l
+    from sqlalchemy import case, func
+
+    from core import hookimpl
+    from core.models import Case
+    from core.reports.engine import run
+    from core.reports.spec import parse
+    from core.reports.subjects import Measure, SubjectFields, build_registry
+    from flask_appbuilder.security.sqla.models import User
+
+    class HighShare:
+        @hookimpl
+        def report_fields(self):
+            high = Measure("high", _l("High priority"), lambda: func.sum(case((Case.priority == "high", 1), else_=0)))
+            return [SubjectFields("cases", measures=[high]), SubjectFields("no-such-subject", measures=[high])]
+
+    pm = demo.app.extensions["civic"].pm
+    pm.register(HighShare(), name="high-test")
+    try:
+        subjects = build_registry(pm)
+        assert "no-such-subject" not in subjects and subjects["cases"].measure("high") is not None
+        new_case(session, priority="high", tags=["fields-hook"])
+        new_case(session, priority="normal", tags=["fields-hook"])
+        admin = session.query(User).filter_by(username="admin").one()
+        with demo.app.test_request_context():
+            spec = parse({"subject": "cases", "period": "all", "measures": ["count", "high"], "filters": {"tag": ["fields-hook"]}}, subjects)
+            assert run(session, spec, admin, subjects=subjects).totals == [2, 1]
+        pm.register(HighShare(), name="high-twice")
+        with pytest.raises(ValueError, match="registered twice"):
+            build_registry(pm)
+    finally:
+        pm.unregister(name="high-test")
+        if pm.has_plugin("high-twice"):
+            pm.unregister(name="high-twice")
