@@ -316,4 +316,5 @@ def view_specs() -> list[ViewSpec]:
 
 def role_specs() -> list[RoleSpec]:
     board = ((VIEWS, "can_show|can_api|menu_access"),)
-    return [RoleSpec("Dispatcher", board), RoleSpec("Supervisor", board), RoleSpec("EOC viewer", board)]
+    reports = (("ReportView", "can_list|can_show"), ("Reports", "menu_access"))  # the core's Reports, read and run
+    return [RoleSpec("Dispatcher", board), RoleSpec("Supervisor", board), RoleSpec("EOC viewer", board + reports)]

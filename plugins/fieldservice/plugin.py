@@ -92,3 +92,10 @@ def dashboard_widgets():
     from plugins.fieldservice import eoc
 
     return eoc.dashboard_widgets()
+
+
+@hookimpl
+def report_subjects():
+    from plugins.fieldservice.report_subjects import sweep_segment_subject, work_order_subject
+
+    return [work_order_subject(), sweep_segment_subject()]

@@ -72,9 +72,9 @@ def register_commands():
 @hookimpl
 def dashboard_widgets():
     from plugins.intake.calls import dashboard_panel as calls_panel
-    from plugins.intake.satisfaction import dashboard_panel
+    from plugins.intake.satisfaction import dashboard_panel, trend_panel
 
-    return [dashboard_panel(), calls_panel()]
+    return [dashboard_panel(), trend_panel(), calls_panel()]
 
 
 @hookimpl
@@ -112,6 +112,20 @@ def register_roles():
     from plugins.intake.open311 import screens
 
     return notices.role_specs() + screens.role_specs() + calls.role_specs()
+
+
+@hookimpl
+def report_subjects():
+    from plugins.intake.report_subjects import call_subject
+
+    return [call_subject()]
+
+
+@hookimpl
+def report_fields():
+    from plugins.intake.report_subjects import satisfaction_fields
+
+    return [satisfaction_fields()]
 
 
 @hookimpl

@@ -1,4 +1,5 @@
-""""Was this resolved?": the survey link of the closure e-mail, its answers, and their dashboard summary.
+""""Was this resolved?": the survey link of the closure e-mail, its answers, and their dashboard summary
+and weekly trend.
 
 One answer per case and e-mail: the link carries the case id and a keyed hash of the address it was
 sent to (``respondent``); answering again through the same link (or a later one to the same address)
@@ -14,16 +15,17 @@ from babel import numbers
 from flask import render_template
 from flask_babel import force_locale, gettext
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 from sqlalchemy import Integer, cast, func, select
 from sqlalchemy.exc import IntegrityError
 
 from core.extensions import db
-from core.formats import format_locale, format_number
+from core.formats import city_today, format_locale, format_number
 from core.i18n_content import default_locale
 from core.models import Case
 from core.models.base import utcnow
 from core.records import Panel
-from core.security import case_scope
+from core.security import case_scope, department_case_scope
 from core.services.cases import Actor, add_note, change_status
 from plugins.intake import tokens
 from plugins.intake.following import email_key
@@ -158,3 +160,27 @@ def dashboard_panel() -> Panel:
         average=format_number(round(data.average_rating, 1)) if data.average_rating is not None else "",
     )
     return Panel(_l("Resident satisfaction"), html, order=60)
+
+
+def rating_trend(weeks: list, scope=None) -> list[float | None]:
+    """The average rating (1-5) of the answers given in each week of ``weeks`` (Mondays, the city's
+    calendar), on the cases ``scope`` allows; None for a week without a rated answer.  One GROUP BY."""
+    from core.views.dashboard import weekly
+
+    stmt = select(func.avg(Satisfaction.rating)).select_from(Satisfaction).join(Case, Case.id == Satisfaction.case_id)
+    if scope is not None:
+        stmt = stmt.where(scope)
+    return [None if v is None else float(v) for v in weekly(db.session, stmt, Satisfaction.created_at, weeks)]
+
+
+def trend_panel() -> Panel:
+    """The "Satisfaction trend" block of the staff dashboard: a line of the weekly average rating over the
+    last 12 weeks, for the department's own cases (all for dispatchers and admins), like the core's trends."""
+    from core.views.dashboard import trend_chart, week_starts
+
+    weeks = week_starts(city_today())
+    values = rating_trend(weeks, department_case_scope())
+    chart = trend_chart(weeks, _l("Average rating"), values, "rating", _l("Average rating of the answers, by week"))
+    note = gettext("Last %(weeks)d weeks, ratings from 1 (very poor) to 5 (excellent).", weeks=len(weeks))
+    html = Markup('<div class="intake-satisfaction-trend" data-satisfaction-trend><p class="text-muted">{}</p>{}</div>').format(note, chart)
+    return Panel(_l("Satisfaction trend"), html, order=61)

@@ -80,3 +80,10 @@ def case_created(case):
     from plugins.knowledge import visitors
 
     visitors.cancel_deflections(db.session)
+
+
+@hookimpl
+def report_subjects():
+    from plugins.knowledge.report_subjects import article_subject
+
+    return [article_subject()]
