@@ -548,15 +548,48 @@ def _number(form, name: str, errors: dict) -> Decimal:
     return value
 
 
+def my_units() -> list[Equipment]:
+    """The units in service of the user's departments' equipment register (every unit for those who see all)."""
+    query = select(Equipment).where(Equipment.active.is_(True)).order_by(Equipment.unit_number).limit(500)
+    if not sees_all_costs():
+        query = query.where(Equipment.department_id.in_(user_department_ids()))
+    return list(db.session.scalars(query))
+
+
+def _pick(values: dict, name: str, options: dict, errors: dict):
+    """The option chosen in a select (by id), or an error on the field."""
+    key = values.get(name) or ""
+    found = options.get(int(key)) if key.isdigit() and len(key) < 10 else None
+    if found is None:
+        errors.setdefault(name, []).append(gettext("choose one from the list"))
+    return found
+
+
+def _disaster_and_site(values: dict, errors: dict) -> tuple[Disaster | None, Site | None]:
+    """An open disaster and one of its sites, as chosen on the phone (errors name the field)."""
+    key = values["disaster"]
+    disaster = db.session.get(Disaster, int(key)) if key.isdigit() and len(key) < 10 else None
+    if disaster is None or disaster.ended_at is not None:
+        errors.setdefault("disaster", []).append(gettext("choose one from the list"))
+        return None, None
+    site_id = values["site"]
+    site = db.session.get(Site, int(site_id)) if site_id.isdigit() and len(site_id) < 10 else None
+    if site is None or site.disaster_id != disaster.id:
+        errors.setdefault("site", []).append(gettext("choose one from the list"))
+        site = None
+    return disaster, site
+
+
 class MyHoursView(BaseView):
     """FEMA › My hours: a phone page where a crew member or department staff records today's hours of an
-    employee of their department, on a site of an open disaster."""
+    employee of their department, and the equipment of their department they ran (hours used, standby hours
+    kept apart), on a site of an open disaster."""
 
     route_base = "/fema/my-hours"
     default_view = "index"
     template_folder = ChecklistView.template_folder
 
-    def _page(self, status: int = 200, errors: dict | None = None, values: dict | None = None):
+    def _page(self, status: int = 200, errors: dict | None = None, values: dict | None = None, failed: str = ""):
         disasters = open_disasters()
         chosen = (values or {}).get("disaster") or (str(disasters[0].id) if disasters else "")
         sites = []
@@ -565,10 +598,24 @@ class MyHoursView(BaseView):
         today = city_today()
         mine = db.session.scalars(select(LaborEntry).where(LaborEntry.created_by_id == current_user.id, LaborEntry.work_date == today)
                                   .order_by(LaborEntry.id.desc()).limit(50)).all()
+        mine_equipment = db.session.scalars(
+            select(EquipmentEntry).where(EquipmentEntry.created_by_id == current_user.id, EquipmentEntry.work_date == today)
+            .order_by(EquipmentEntry.id.desc()).limit(50)).all()
+        forms = {"labor": ({}, {}), "equipment": ({}, {})}
+        if failed in forms:
+            forms[failed] = (errors or {}, values or {})
         body = self.render_template("fema/cost_my_hours.html", disasters=disasters, sites=sites, employees=my_employees(),
-                                    categories=CATEGORIES, errors=errors or {}, values=values or {}, chosen=chosen,
-                                    today=today, mine=mine, labels=LABELS, title=gettext("My hours"))
+                                    units=my_units(), categories=CATEGORIES, errors=forms["labor"][0], values=forms["labor"][1],
+                                    equipment_errors=forms["equipment"][0], equipment_values=forms["equipment"][1],
+                                    chosen=chosen, today=today, mine=mine, mine_equipment=mine_equipment, labels=LABELS,
+                                    title=gettext("My hours"))
         return body, status
+
+    def _refuse(self, errors: dict, values: dict, failed: str):
+        for name, messages in errors.items():
+            for message in messages:
+                flash(gettext("%(field)s: %(message)s", field=field_label(name), message=message), "danger")
+        return self._page(400, errors, values, failed)
 
     @expose("/", methods=["GET"])
     @has_access
@@ -581,27 +628,8 @@ class MyHoursView(BaseView):
         form = request.form
         errors: dict[str, list[str]] = {}
         values = {k: form.get(k, "") for k in ("disaster", "site", "employee", "category", "regular_hours", "overtime_hours", "description")}
-
-        def pick(name: str, options: dict):
-            key = values[name]
-            found = options.get(int(key)) if key.isdigit() and len(key) < 10 else None
-            if found is None:
-                errors.setdefault(name, []).append(gettext("choose one from the list"))
-            return found
-
-        key = values["disaster"]
-        disaster = db.session.get(Disaster, int(key)) if key.isdigit() and len(key) < 10 else None
-        if disaster is None or disaster.ended_at is not None:
-            disaster = None
-            errors.setdefault("disaster", []).append(gettext("choose one from the list"))
-        employee = pick("employee", {e.id: e for e in my_employees()})
-        site = None
-        if disaster is not None:
-            site_id = values["site"]
-            site = db.session.get(Site, int(site_id)) if site_id.isdigit() and len(site_id) < 10 else None
-            if site is None or site.disaster_id != disaster.id:
-                site = None
-                errors.setdefault("site", []).append(gettext("choose one from the list"))
+        disaster, site = _disaster_and_site(values, errors)
+        employee = _pick(values, "employee", {e.id: e for e in my_employees()}, errors)
         regular = _number(form, "regular_hours", errors)
         overtime = _number(form, "overtime_hours", errors)
         description = values["description"].strip()
@@ -616,13 +644,45 @@ class MyHoursView(BaseView):
                                     description=description, created_by_id=current_user.id)
             errors = check_record(entry)
         if errors:
-            for name, messages in errors.items():
-                for message in messages:
-                    flash(gettext("%(field)s: %(message)s", field=field_label(name), message=message), "danger")
-            return self._page(400, errors, values)
+            return self._refuse(errors, values, "labor")
         db.session.add(entry)
         db.session.commit()
         flash(gettext("%(hours)s hours recorded for %(employee)s.", hours=f"{(regular + overtime).normalize():f}", employee=employee.name), "success")
+        return redirect(url_for(".index", disaster=disaster.id))
+
+    @expose("/equipment", methods=["POST"])
+    @has_access
+    def save_equipment(self):
+        """Today's use of one unit of the user's departments: hours used and standby hours (not billed)."""
+        form = request.form
+        errors: dict[str, list[str]] = {}
+        values = {k: form.get(k, "") for k in ("disaster", "site", "equipment", "operator", "category", "hours_used",
+                                               "standby_hours", "description")}
+        disaster, site = _disaster_and_site(values, errors)
+        unit = _pick(values, "equipment", {u.id: u for u in my_units()}, errors)
+        operator = _pick(values, "operator", {e.id: e for e in my_employees()}, errors) if values["operator"] else None
+        used = _number(form, "hours_used", errors)
+        standby = _number(form, "standby_hours", errors)
+        description = values["description"].strip()
+        if len(description) > 2000:
+            errors.setdefault("description", []).append(gettext("is too long"))
+        if not errors and used + standby <= 0:
+            errors.setdefault("hours_used", []).append(gettext("enter the hours the equipment ran or stood by"))
+        entry = None
+        if not errors:
+            entry = EquipmentEntry(disaster_id=disaster.id, site_id=site.id, work_date=city_today(),
+                                   category=values["category"].strip().upper(), equipment_id=unit.id, hours_used=used,
+                                   standby_hours=standby, operator_id=operator.id if operator else None,
+                                   description=description, created_by_id=current_user.id)
+            errors = check_record(entry)
+            if not errors and used + standby > 24:
+                errors.setdefault("standby_hours", []).append(gettext("hours used and standby hours add up to more than 24"))
+        if errors:
+            return self._refuse(errors, values, "equipment")
+        db.session.add(entry)
+        db.session.commit()
+        flash(gettext("%(hours)s hours recorded for %(unit)s.", hours=f"{(used + standby).normalize():f}",
+                      unit=f"{unit.unit_number} {unit.description}"), "success")
         return redirect(url_for(".index", disaster=disaster.id))
 
 
@@ -655,11 +715,11 @@ def role_specs() -> list[RoleSpec]:
     menus = "|".join(name for name, *_ in _SCREENS)
     return [
         RoleSpec("FEMA coordinator", ((views, _ENTER + "|can_delete"), ("ChecklistView", "can_index|can_show"),
-                                      ("MyHoursView", "can_index|can_save"), ("FEMA|" + menus, "menu_access"))),
+                                      ("MyHoursView", "can_index|can_save|can_save_equipment"), ("FEMA|" + menus, "menu_access"))),
         RoleSpec("Dispatcher", ((views, _READ), ("ChecklistView", "can_index|can_show"),
                                 ("FEMA|" + menus.replace("|My hours", ""), "menu_access"))),
         RoleSpec("Department staff", (("LaborView|EquipmentUseView", _ENTER), ("SiteView|EmployeeView|EquipmentRegisterView", _READ),
-                                      ("MyHoursView", "can_index|can_save"),
+                                      ("MyHoursView", "can_index|can_save|can_save_equipment"),
                                       ("FEMA|Damage inventory|Employees|Equipment register|Labor|Equipment use|My hours", "menu_access"))),
-        RoleSpec("Field crew", (("MyHoursView", "can_index|can_save"), ("FEMA|My hours", "menu_access"))),
+        RoleSpec("Field crew", (("MyHoursView", "can_index|can_save|can_save_equipment"), ("FEMA|My hours", "menu_access"))),
     ]

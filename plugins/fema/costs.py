@@ -1,5 +1,9 @@
 """What each cost record is worth, by FEMA's rules, in Decimal (cents rounded half up at the end only).
 
+Each record is rounded to the cent on its own; every total (an export's row and grand total, the PDF package's
+summary, the cost reports) is the sum of its records' cents, so totals agree whatever they are grouped by.
+``plugins/fema/cost_sql.py`` writes the same rules as SQL expressions.
+
 - Labor: regular hours x hourly rate, overtime hours x overtime rate, each plus its benefit (fringe) percentage;
   the benefit rate per hour is the rate x the percentage (form 123's "benefit rate per hour").
 - Equipment: hours actually used (never standby) x the schedule's rate for the unit's FEMA code (miles for a

@@ -76,8 +76,10 @@ class ExportView(BaseView):
     def _profiles(self):
         try:
             return profiles.load_profiles(profiles.city_profiles_dir())
-        except profiles.ProfileError as exc:
-            abort(500, description=str(exc))
+        except profiles.ProfileError as exc:  # checked at start-up; a file changed since: say which, no 500
+            current_app.logger.error("fema export profiles: %s", exc)
+            abort(503, description=gettext("The export profiles cannot be read (%(error)s). Ask the administrator "
+                                           "to fix the file and restart.", error=str(exc)))
 
     @expose("/")
     @forbidden_unless("can_list")

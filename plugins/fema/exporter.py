@@ -134,10 +134,14 @@ def _labor_rows(session, plan: Plan) -> Iterator[dict[str, Any]]:
         first = group[0]
         regular: dict[int, Decimal] = {}
         overtime: dict[int, Decimal] = {}
+        regular_cost = overtime_cost = Decimal("0")
         for e in group:
             day = e.work_date.weekday()
             regular[day] = regular.get(day, Decimal("0")) + costs.dec(e.regular_hours)
             overtime[day] = overtime.get(day, Decimal("0")) + costs.dec(e.overtime_hours)
+            each = costs.labor_cost(e)  # each record to the cent, the row their sum (plugins/fema/cost_sql.py)
+            regular_cost += each.regular
+            overtime_cost += each.overtime
         start = _week(first.work_date)
         person = {"employee.name": first.employee.name, "employee.number": first.employee.employee_number,
                   "employee.job_title": first.employee.job_title, "empty": ""}
@@ -149,10 +153,10 @@ def _labor_rows(session, plan: Plan) -> Iterator[dict[str, Any]]:
         rate, ot_rate = costs.money(costs.dec(first.hourly_rate)), costs.money(costs.dec(first.overtime_rate))
         yield {**person, **reg, "_kind": "regular", "row.kind": labels.get("regular", "REG."), "rate.hourly": rate,
                "rate.benefit": cost.regular_benefit_per_hour, "rate.total": rate + cost.regular_benefit_per_hour,
-               "cost.total": cost.regular}
+               "cost.total": regular_cost}
         yield {**person, **ot, "_kind": "overtime", "row.kind": labels.get("overtime", "O.T."), "rate.hourly": ot_rate,
                "rate.benefit": cost.overtime_benefit_per_hour, "rate.total": ot_rate + cost.overtime_benefit_per_hour,
-               "cost.total": cost.overtime}
+               "cost.total": overtime_cost}
 
 
 def equipment_rates(session, plan: Plan) -> dict[str, tuple[Decimal | None, str]]:
@@ -182,9 +186,8 @@ def _equipment_rows(session, plan: Plan) -> Iterator[dict[str, Any]]:
         row = _weekly(_week(first.work_date), hours)
         found = table.get((unit.fema_code or "").strip())
         rate, rate_unit = found if found else (None, "")
-        total = costs.equipment_cost(SimpleNamespace(hours_used=row["hours.total"],
-                                                     miles=sum((costs.dec(e.miles) for e in group), Decimal("0"))),
-                                     rate, rate_unit or "hour")
+        each = [costs.equipment_cost(e, rate, rate_unit or "hour") for e in group]  # each record to the cent
+        total = None if rate is None else sum(each, Decimal("0"))
         if total is None:
             plan.missing_rates += 1
         yield {**row, "_kind": "item", "empty": "", "equipment.unit_number": unit.unit_number,

@@ -1,7 +1,7 @@
 """The FEMA PDF package: a cover (applicant, PA id, disaster, period, profile and rate edition), a summary of
 totals per form and category A-G, one page per damage inventory site with its photos, and the certification block.
 
-Totals come from SQL (GROUP BY category), sites and their photos are read in batches: no table is loaded whole.
+Totals come from SQL (GROUP BY category; each record to the cent, as in the exports: ``cost_sql``), sites and their photos are read in batches: no table is loaded whole.
 The summary shows amounts only (no names).  The bytes are deterministic: the PDF's creation date is the export
 record's ``created_at``, so ``reproduce`` gives the same sha256 while the data are unchanged.
 """
@@ -13,14 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from flask_babel import gettext
-from sqlalchemy import case, func, select
+from sqlalchemy import case, false, func, literal, null, select
 
 from core.services import attachments
-from plugins.fema import costs
+from plugins.fema import cost_sql, costs
 from plugins.fema.models import (CATEGORIES, LABOR_TYPES, ContractEntry, EquipmentEntry, Equipment, LaborEntry, LoadTicket,
                                  MaterialEntry, RentalEntry, Site, SitePhoto, TruckCertification)
 
 LINES = ("labor_regular", "labor_overtime", "equipment", "materials", "rentals", "contracts", "load_tickets_cy")
+MONEY_LINES = LINES[:-1]  # dollars; the load tickets line is cubic yards
 LETTERS = "ABCDEFG"
 SITE_BATCH = 100
 PHOTO_W, PHOTO_H = 90.0, 68.0  # mm: two photos a row
@@ -30,7 +31,7 @@ def _line_labels() -> dict[str, str]:
     return {"labor_regular": gettext("Labor, regular time ($)"), "labor_overtime": gettext("Labor, overtime ($)"),
             "equipment": gettext("Force account equipment ($)"), "materials": gettext("Materials ($)"),
             "rentals": gettext("Rented equipment ($)"), "contracts": gettext("Contract work and mutual aid ($)"),
-            "load_tickets_cy": gettext("Debris load tickets (cubic yards)")}
+            "load_tickets_cy": gettext("Debris load tickets (cubic yards)"), "all_costs": gettext("Total cost ($)")}
 
 
 def _filtered(stmt, model, params):
@@ -57,37 +58,36 @@ def summary(session, plan) -> dict[str, Any]:
     d, p = plan.disaster.id, plan.params
     hundred = Decimal("100")
     out: dict[str, Any] = {
-        "labor_regular": _by_category(session, LaborEntry, LaborEntry.regular_hours * LaborEntry.hourly_rate
-                                      * (hundred + LaborEntry.fringe_regular_pct) / hundred, p, d),
-        "labor_overtime": _by_category(session, LaborEntry, LaborEntry.overtime_hours * LaborEntry.overtime_rate
-                                       * (hundred + LaborEntry.fringe_overtime_pct) / hundred, p, d),
-        "materials": _by_category(session, MaterialEntry, MaterialEntry.quantity * MaterialEntry.unit_price, p, d),
-        "rentals": _by_category(session, RentalEntry, RentalEntry.hours_used * RentalEntry.rate, p, d),
-        "contracts": _by_category(session, ContractEntry, ContractEntry.cost_billed, p, d),
+        "labor_regular": _by_category(session, LaborEntry, cost_sql.labor_regular(), p, d),
+        "labor_overtime": _by_category(session, LaborEntry, cost_sql.labor_overtime(), p, d),
+        "materials": _by_category(session, MaterialEntry, cost_sql.materials(), p, d),
+        "rentals": _by_category(session, RentalEntry, cost_sql.rentals(), p, d),
+        "contracts": _by_category(session, ContractEntry, cost_sql.contracts(), p, d),
     }
     call = case((LoadTicket.load_call_pct > 100, 100), (LoadTicket.load_call_pct < 0, 0), else_=LoadTicket.load_call_pct)
     out["load_tickets_cy"] = _by_category(session, LoadTicket, TruckCertification.capacity_cy * call / hundred, p, d,
                                           (TruckCertification, LoadTicket.truck_id == TruckCertification.id))
-    stmt = (select(EquipmentEntry.category, Equipment.fema_code, func.sum(EquipmentEntry.hours_used), func.sum(EquipmentEntry.miles))
-            .join(Equipment, EquipmentEntry.equipment_id == Equipment.id).where(EquipmentEntry.disaster_id == d))
-    grouped = list(session.execute(_filtered(stmt, EquipmentEntry, p).group_by(EquipmentEntry.category, Equipment.fema_code)))
     from plugins.fema import rates
 
-    table = rates.rates_by_code(session, plan.schedule, [code for _, code, _, _ in grouped])
-    equipment: dict[str, Decimal] = {}
-    missing = Decimal("0")
-    for cat, code, hours, miles in grouped:
-        rate, unit = table.get((code or "").strip(), (None, "hour"))
-        if rate is None:
-            missing += costs.dec(hours)
-            continue
-        amount = costs.dec(miles) if unit == "mile" else costs.dec(hours)
-        equipment[cat] = equipment.get(cat, Decimal("0")) + amount * costs.dec(rate)
-    out["equipment"] = equipment
+    used = select(Equipment.fema_code).distinct().join(EquipmentEntry, EquipmentEntry.equipment_id == Equipment.id)
+    table = rates.rates_by_code(session, plan.schedule, session.scalars(used.where(EquipmentEntry.disaster_id == d)).all())
+    priced = {code: value for code, value in table.items() if value[0] is not None}
+    code = func.coalesce(func.trim(Equipment.fema_code), "")
+    rate = case({c: r for c, (r, _) in priced.items()}, value=code) if priced else null()
+    unit = case({c: u for c, (_, u) in priced.items()}, value=code, else_="hour") if priced else literal("hour")
+    has_rate = code.in_(list(priced)) if priced else false()
+    out["equipment"] = _by_category(session, EquipmentEntry, case((has_rate, cost_sql.equipment(rate, unit))), p, d,
+                                    (Equipment, EquipmentEntry.equipment_id == Equipment.id))
+    stmt = (select(func.sum(EquipmentEntry.hours_used)).join(Equipment, EquipmentEntry.equipment_id == Equipment.id)
+            .where(EquipmentEntry.disaster_id == d, ~has_rate))
+    missing = costs.dec(session.scalar(_filtered(stmt, EquipmentEntry, p)))
     for line in LINES:
         step = (lambda v: v.quantize(Decimal("0.1"))) if line == "load_tickets_cy" else costs.money
         out[line] = {cat: step(v) for cat, v in out[line].items() if step(v)}
         out[line]["total"] = step(sum(out[line].values(), Decimal("0")))
+    out["all_costs"] = {key: sum((out[line].get(key, Decimal("0")) for line in MONEY_LINES), Decimal("0"))
+                        for key in (*LETTERS, "total")}
+    out["all_costs"] = {key: value for key, value in out["all_costs"].items() if value or key == "total"}
     out["missing_rates_hours"] = missing
     return out
 
@@ -125,15 +125,29 @@ def _pairs(pdf, pairs, label_w: float = 72) -> None:
         pdf.multi_cell(0, 6, _t(value), new_x="LMARGIN", new_y="NEXT")
 
 
-def _cover(pdf, session, plan, created: datetime) -> None:
-    from plugins.fema import exporter
+def records_period(session, plan):
+    """The first and last work dates of the package's records of every kind (the dates asked for, if any)."""
+    from plugins.fema.exporter import ENTRY_MODELS
 
+    p = plan.params
+    if p.date_from and p.date_to:
+        return p.date_from, p.date_to
+    firsts, lasts = [], []
+    for model in ENTRY_MODELS.values():
+        stmt = select(func.min(model.work_date), func.max(model.work_date)).where(model.disaster_id == plan.disaster.id)
+        first, last = session.execute(_filtered(stmt, model, p)).one()
+        firsts += [first] if first else []
+        lasts += [last] if last else []
+    return p.date_from or (min(firsts) if firsts else None), p.date_to or (max(lasts) if lasts else None)
+
+
+def _cover(pdf, session, plan, created: datetime) -> None:
     d, s, p = plan.disaster, plan.settings, plan.params
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 18)
     pdf.multi_cell(0, 10, _t(gettext("FEMA Public Assistance package")), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
-    start, end = exporter._period(session, plan)
+    start, end = records_period(session, plan)
     period = f"{start or ''} - {end or ''}" if (start or end) else ""
     incident = f"{d.incident_begin or ''} - {d.incident_end or ''}" if (d.incident_begin or d.incident_end) else ""
     _pairs(pdf, [
@@ -161,8 +175,9 @@ def _summary_page(pdf, totals: dict[str, Any]) -> None:
         pdf.cell(col_w, 6, letter, border=1, align="C")
     pdf.cell(col_w, 6, _t(gettext("Total")), border=1, align="C", new_x="LMARGIN", new_y="NEXT")
     labels = _line_labels()
-    for line in LINES:
-        pdf.set_font("Helvetica", "", 8)
+    for line in (*MONEY_LINES, "all_costs", "load_tickets_cy"):
+        bold = line == "all_costs"  # the dollars of every kind of record, per category
+        pdf.set_font("Helvetica", "B" if bold else "", 8)
         pdf.cell(label_w, 6, _t(labels[line]), border=1)
         for letter in LETTERS + "*":
             key = "total" if letter == "*" else letter
@@ -250,10 +265,12 @@ def _certification(pdf, plan) -> None:
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 14)
     pdf.cell(0, 9, _t(gettext("Certification")), new_x="LMARGIN", new_y="NEXT")
-    if plan.profile.certification_text:
-        pdf.set_font("Helvetica", "", 10)
-        pdf.multi_cell(0, 5, _t(plan.profile.certification_text), new_x="LMARGIN", new_y="NEXT")
-        pdf.ln(4)
+    statement = plan.profile.certification_text or gettext(
+        "I certify that the information in this package was obtained from payroll records, invoices, or other "
+        "documents that are available for audit.")
+    pdf.set_font("Helvetica", "", 10)
+    pdf.multi_cell(0, 5, _t(statement), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
     _pairs(pdf, [(label, value if value != "" else "_" * 30) for label, value in exporter.certification_values(plan)])
 
 

@@ -96,3 +96,17 @@ def active_event_tag():
 
     event = events.active_event(db.session)
     return event.tag if event is not None else None
+
+
+@hookimpl
+def report_subjects():
+    from plugins.fema import report_subjects
+
+    return report_subjects.subjects()
+
+
+@hookimpl
+def report_fields():
+    from plugins.fema import report_subjects
+
+    return report_subjects.fields()

@@ -178,7 +178,16 @@ def parse_profile(text: str, name: str) -> Profile:
 def load_dir(folder: Path) -> dict[str, Profile]:
     found: dict[str, Profile] = {}
     for path in sorted(Path(folder).glob("*.toml")):
-        profile = parse_profile(path.read_text(encoding="utf-8"), str(path))
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ProfileError(f"{path}: cannot be read as UTF-8 text ({exc})") from None
+        try:
+            profile = parse_profile(text, str(path))
+        except ProfileError:
+            raise
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:  # a table where a list belongs, etc.
+            raise ProfileError(f"{path}: not a valid export profile ({type(exc).__name__}: {exc})") from None
         if profile.id in found:
             raise ProfileError(f"{path}: key 'id': '{profile.id}' is also the id of {found[profile.id].path}")
         found[profile.id] = profile

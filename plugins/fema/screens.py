@@ -5,9 +5,9 @@ from core.records import RoleSpec, ViewSpec
 
 
 def _modules():
-    from plugins.fema import cost_screens, event_screens, export_screens, rate_screens, site_photos
+    from plugins.fema import cost_screens, event_screens, export_screens, rate_screens, site_photos, timesheet_screens
 
-    return (event_screens, cost_screens, export_screens, rate_screens, site_photos)
+    return (event_screens, cost_screens, export_screens, rate_screens, site_photos, timesheet_screens)
 
 
 def view_specs() -> list[ViewSpec]:
@@ -15,4 +15,6 @@ def view_specs() -> list[ViewSpec]:
 
 
 def role_specs() -> list[RoleSpec]:
-    return [spec for module in _modules() for spec in module.role_specs()]
+    from plugins.fema import report_subjects
+
+    return [spec for module in _modules() for spec in module.role_specs()] + report_subjects.role_specs()

@@ -7,7 +7,8 @@
     profiles_dir = "fema-profiles"              # extra / override export profiles (relative to the config file)
     certifier = { name = "Jane Doe", title = "Finance Director" }   # the certification block of exports
 
-``problems(config)`` gives one line per bad key at start-up.
+``problems(config)`` gives one line per bad key at start-up; the profiles of ``profiles_dir`` are read then too,
+so a bad profile file is named (file, key, problem) before anyone opens the Exports screen.
 """
 from __future__ import annotations
 
@@ -44,6 +45,8 @@ def problems(config) -> list[ConfigProblem]:
             found.append(ConfigProblem("fema.profiles_dir", "must be a folder name (relative to the config file)"))
         elif not (config.path.parent / folder).is_dir():
             found.append(ConfigProblem("fema.profiles_dir", f"no such folder: {folder} (relative to {config.path.parent})"))
+        else:
+            found.extend(_profile_problems(config.path.parent / folder))
     certifier = section.get("certifier")
     if certifier is not None:
         if not isinstance(certifier, dict):
@@ -57,3 +60,15 @@ def problems(config) -> list[ConfigProblem]:
                 if certifier and not (isinstance(value, str) and value.strip()):
                     found.append(ConfigProblem(f"fema.certifier.{key}", "is required (text) when a certifier is given"))
     return found
+
+
+def _profile_problems(folder) -> list[ConfigProblem]:
+    """A bad profile in the city's folder stops start-up with the file, the key and the problem (not a 500 on
+    the Exports screen later)."""
+    from plugins.fema.profiles import ProfileError, load_profiles
+
+    try:
+        load_profiles(folder)
+    except ProfileError as exc:
+        return [ConfigProblem("fema.profiles_dir", str(exc))]
+    return []

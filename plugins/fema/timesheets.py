@@ -188,9 +188,10 @@ def _existing(session: Session, disaster: Disaster, employee_ids: set[int], firs
     return found
 
 
-def import_timesheets(session: Session, disaster: Disaster, stream: IO[str] | str, created_by_id: int | None = None,
-                      today: date | None = None) -> ImportResult:
-    """Read a timesheet CSV and add its good rows as labor entries of ``disaster`` (the caller commits)."""
+def plan_timesheets(session: Session, disaster: Disaster, stream: IO[str] | str, created_by_id: int | None = None,
+                    today: date | None = None) -> tuple[list[tuple[int, LaborEntry]], ImportResult]:
+    """Read a timesheet CSV: the labor entries its good rows make, each with its line (not added to the session),
+    and the rows skipped as already recorded or refused.  The staff screen shows this as a preview."""
     text = stream if isinstance(stream, str) else stream.read()
     text = text.lstrip("\ufeff")
     sample = text[:4096]
@@ -207,11 +208,11 @@ def import_timesheets(session: Session, disaster: Disaster, stream: IO[str] | st
     rows = _read_rows(((reader.line_num, cells) for cells in reader), columns, today or city_today(), result)
     if not rows:
         result.errors.sort()
-        return result
+        return [], result
     employees, sites, cases = _lookup(session, disaster, rows)
     known = {e.id for e in employees.values()}
     existing = _existing(session, disaster, known, min(r.work_date for r in rows), max(r.work_date for r in rows)) if known else set()
-    batch = []
+    planned: list[tuple[int, LaborEntry]] = []
     for row in rows:
         employee, site_id = employees.get(row.employee_number), sites.get(row.site)
         problems = []
@@ -229,19 +230,22 @@ def import_timesheets(session: Session, disaster: Disaster, stream: IO[str] | st
             result.duplicates.append(row.line)
             continue
         existing.add(key)
-        batch.append(new_labor_entry(employee, disaster_id=disaster.id, site_id=site_id, work_date=row.work_date,
-                                     category=row.category, regular_hours=row.regular, overtime_hours=row.overtime,
-                                     description=row.description, case_id=cases.get(row.case_reference),
-                                     created_by_id=created_by_id))
-        if len(batch) >= CHUNK:
-            session.add_all(batch)
-            session.flush()
-            result.inserted += len(batch)
-            batch = []
-    session.add_all(batch)
-    session.flush()
-    result.inserted += len(batch)
+        planned.append((row.line, new_labor_entry(employee, disaster_id=disaster.id, site_id=site_id, work_date=row.work_date,
+                                                  category=row.category, regular_hours=row.regular, overtime_hours=row.overtime,
+                                                  description=row.description, case_id=cases.get(row.case_reference),
+                                                  created_by_id=created_by_id)))
     result.errors.sort()
+    return planned, result
+
+
+def import_timesheets(session: Session, disaster: Disaster, stream: IO[str] | str, created_by_id: int | None = None,
+                      today: date | None = None) -> ImportResult:
+    """Read a timesheet CSV and add its good rows as labor entries of ``disaster`` (the caller commits)."""
+    planned, result = plan_timesheets(session, disaster, stream, created_by_id, today)
+    for start in range(0, len(planned), CHUNK):
+        session.add_all(entry for _, entry in planned[start:start + CHUNK])
+        session.flush()
+    result.inserted = len(planned)
     return result
 
 

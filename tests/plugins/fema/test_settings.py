@@ -58,3 +58,49 @@ def test_admin_sees_one_line_per_fema_mistake(replace, key, message, tmp_path):
 def test_an_existing_profiles_folder_is_accepted(tmp_path):
     (tmp_path / "fema-profiles").mkdir()
     assert fema_problems(tmp_path, {'applicant = "City of Palm Coast"': 'applicant = "City of Palm Coast"\nprofiles_dir = "fema-profiles"'}) == []
+
+
+WITH_PROFILES = {'applicant = "City of Palm Coast"': 'applicant = "City of Palm Coast"\nprofiles_dir = "fema-profiles"'}
+
+
+def city_profile(tmp_path, name: str, text: str):
+    folder = tmp_path / "fema-profiles"
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_text(text, encoding="utf-8")
+
+
+def test_a_city_profile_with_a_wrong_key_is_named_at_start_up_with_its_file_and_key(tmp_path):
+    from plugins.fema.profiles import BUILTIN_DIR
+
+    labor = (BUILTIN_DIR / "labor-123-2009.toml").read_text(encoding="utf-8")
+    assert 'kind = "person_week"' in labor
+    city_profile(tmp_path, "labor-city.toml", labor.replace('id = "labor-123-2009"', 'id = "labor-city"')
+                 .replace('kind = "person_week"', 'kind = "person_month"'))
+    found = fema_problems(tmp_path, WITH_PROFILES)
+    assert len(found) == 1, found
+    key, message = found[0]
+    assert key == "fema.profiles_dir"
+    assert "labor-city.toml" in message and "key 'grouping.kind'" in message and "person_month" in message
+
+
+def test_a_profile_file_that_is_not_toml_stops_the_app_from_starting_with_one_line(tmp_path):
+    from core.config import ConfigError
+    from tests.conftest import build_app
+
+    city_profile(tmp_path, "broken.toml", "id = \"broken\"\nform = [labor\n")
+    found = fema_problems(tmp_path, WITH_PROFILES)
+    assert [(k, "broken.toml" in m and "not valid TOML" in m) for k, m in found] == [("fema.profiles_dir", True)]
+    with pytest.raises(ConfigError) as raised:
+        build_app(f"sqlite:///{tmp_path / 'civic.db'}", tmp_path / "city.toml")
+    lines = [line for line in str(raised.value).splitlines() if "broken.toml" in line]
+    assert len(lines) == 1 and "fema.profiles_dir" in lines[0], str(raised.value)
+
+
+def test_a_profile_with_a_table_where_a_list_belongs_is_a_config_problem_not_a_crash(tmp_path):
+    from plugins.fema.profiles import BUILTIN_DIR
+
+    labor = (BUILTIN_DIR / "labor-123-2009.toml").read_text(encoding="utf-8")
+    city_profile(tmp_path, "odd.toml", labor.replace('id = "labor-123-2009"', 'id = "odd"')
+                 .replace('row_labels = { regular = "REG.", overtime = "O.T." }', 'row_labels = ["REG.", "O.T."]'))
+    found = fema_problems(tmp_path, WITH_PROFILES)
+    assert len(found) == 1 and found[0][0] == "fema.profiles_dir" and "odd.toml" in found[0][1], found
