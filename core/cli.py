@@ -209,6 +209,23 @@ def demo(count):
             click.echo(line)
 
 
+@cli.command("bench-data")
+@click.option("--cases", "count", required=True, type=click.IntRange(1, 50_000_000), help="How many synthetic cases to add.")
+@click.option("--open-share", default=0.03, show_default=True, type=click.FloatRange(0, 1), help="The share of them still open.")
+def bench_data(count, open_share):
+    """Add synthetic cases for benchmarks (tagged bench, references BENCH-...): never on a real city's database."""
+    from core.benchdata import generate
+    from core.extensions import db as database
+
+    try:
+        report = generate(database.session, count, open_share=open_share)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc))
+    with cli_language():
+        click.echo(gettext("bench data: %(cases)d cases and %(events)d timeline entries added in %(seconds).1f s",
+                           cases=report.cases, events=report.events, seconds=report.seconds))
+
+
 @cli.group()
 def reports():
     """Saved reports: e-mail them to their subscribers."""
