@@ -63,10 +63,15 @@ test-services:
 	  fi; \
 	}
 
+# The performance measures of issue 11 against gunicorn (2 workers) on SQLite (var/bench/) and PostgreSQL (schema
+# civic_bench; skipped when no server answers): one table per engine, a JSON copy in bench/results/.
+# The first run fills the kept databases (BENCH_CASES, default 1,000,000); `make bench BENCH_CASES=100000` is quicker.
+# BENCH_SECONDS (10) per load, BENCH_ENGINE=sqlite|postgresql|both, BENCH_ARGS for more (python -m bench --help).
+BENCH_CASES ?= 1000000
+BENCH_SECONDS ?= 10
+BENCH_ENGINE ?= both
 bench: $(STAMP)
-	$(BIN)/python -m bench
-	$(BIN)/python -m bench.reports --cases 200000
-	$(BIN)/python -m bench.reports --cases 1000000 --database 'postgresql://postgres@127.0.0.1:5432/test?options=-csearch_path%3Dcivic_bench'
+	$(BIN)/python -m bench --cases $(BENCH_CASES) --seconds $(BENCH_SECONDS) --engine $(BENCH_ENGINE) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

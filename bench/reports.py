@@ -1,8 +1,9 @@
 """How fast reports answer at city scale: bulk-load N synthetic cases, then run the report engine's GROUP BYs.
 
 Usage: python -m bench.reports [--cases N] [--database URL]
-(`make bench` runs it on SQLite with 200,000 cases and on PostgreSQL, schema civic_bench, with 1,000,000;
-the cases stay in the PostgreSQL schema between runs: DROP SCHEMA civic_bench CASCADE to start over.)
+(In-process timings of the report engine alone.  `make bench` measures the reports over HTTP instead -- its
+measure 7 -- on the databases `civic bench-data` fills; this script fills its own database: use a schema of its
+own, such as civic_bench_reports, never the harness's civic_bench.)
 
 Prints one line per report (median of three runs) with the target of issue 10 ("a report over a million
 cases answers in about a second on PostgreSQL").  The cases are inserted with multi-row INSERTs, not
