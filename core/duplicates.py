@@ -11,9 +11,9 @@ from datetime import timedelta
 
 from flask import current_app, has_app_context
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defaultload, lazyload
 
-from core.models import OPEN_STATUSES, Case
+from core.models import OPEN_STATUSES, Case, Department, ServiceType
 
 DEFAULT_RADIUS_M = 150.0
 DEFAULT_WINDOW_H = 72
@@ -36,14 +36,20 @@ def distance_m(lat1: float, long1: float, lat2: float, long2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
-def candidates(session: Session, case: Case, radius_m: float | None = None, window_h: float | None = None, limit: int = 5) -> list[Case]:
-    """Open cases of the case's service created within ``window_h`` hours before it and ``radius_m`` metres of it,
-    newest first; never the case itself.  A case without a location has none."""
+# Cases listed as a reference, a channel, a date and an address: not their tags nor their departments' staff
+# (both eager by default).
+LISTED = (lazyload(Case.tags), defaultload(Case.department).lazyload(Department.staff),
+          defaultload(Case.service_type).defaultload(ServiceType.department).lazyload(Department.staff))
+
+
+def candidate_search(case: Case, radius_m: float | None = None, window_h: float | None = None, scope=None):
+    """The statement behind ``candidates`` and the radius it is checked against, or None when the case has no
+    place or service to compare (the case page runs it together with ``duplicates_statement``)."""
     if case.lat is None or case.long is None or case.created_at is None:
-        return []
+        return None
     service_id = case.service_type_id or (case.service_type.id if case.service_type is not None else None)
     if service_id is None:
-        return []
+        return None
     default_radius, default_window = settings()
     radius_m = default_radius if radius_m is None else float(radius_m)
     window_h = default_window if window_h is None else float(window_h)
@@ -61,18 +67,41 @@ def candidates(session: Session, case: Case, radius_m: float | None = None, wind
         )
         .order_by(Case.created_at.desc(), Case.id.desc())
         .limit(SCAN_LIMIT)
+        .options(*LISTED)
     )
     if case.id is not None:
         stmt = stmt.where(Case.id != case.id)
+    if scope is not None:
+        stmt = stmt.where(scope)
+    return stmt, radius_m
+
+
+def nearest(case: Case, rows, radius_m: float, limit: int = 5) -> list[Case]:
+    """The rows of ``candidate_search`` truly within ``radius_m`` of the case, newest first."""
+    return [c for c in rows if c is not case and distance_m(case.lat, case.long, c.lat, c.long) <= radius_m][:limit]
+
+
+def candidates(session: Session, case: Case, radius_m: float | None = None, window_h: float | None = None, limit: int = 5,
+               scope=None) -> list[Case]:
+    """Open cases of the case's service created within ``window_h`` hours before it and ``radius_m`` metres of it,
+    newest first; never the case itself.  A case without a location has none.  ``scope``: a WHERE clause on Case
+    (the reader's, ``core.security.case_scope``) applied in the same statement."""
+    search = candidate_search(case, radius_m, window_h, scope)
+    if search is None:
+        return []
+    stmt, radius_m = search
     with session.no_autoflush:
         rows = session.scalars(stmt).all()
-    near = [c for c in rows if c is not case and distance_m(case.lat, case.long, c.lat, c.long) <= radius_m]
-    return near[:limit]
+    return nearest(case, rows, radius_m, limit)
+
+
+def duplicates_statement(case: Case, limit: int = 200):
+    """The statement behind ``duplicates_of``."""
+    return select(Case).where(Case.duplicate_of_id == case.id).order_by(Case.created_at, Case.id).limit(limit).options(*LISTED)
 
 
 def duplicates_of(session: Session, case: Case, limit: int = 200) -> list[Case]:
     """The cases merged into ``case`` ("who else reported this?"), oldest first."""
     if case.id is None:
         return []
-    stmt = select(Case).where(Case.duplicate_of_id == case.id).order_by(Case.created_at, Case.id).limit(limit)
-    return list(session.scalars(stmt))
+    return list(session.scalars(duplicates_statement(case, limit)))

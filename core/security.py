@@ -178,4 +178,96 @@ def security_manager_class():
         permissionviewmodelview = PermissionViewModelView
         userstatschartview = UserStatsChartView
 
+        def get_user_by_id(self, pk):
+            """The user with their roles, groups and the groups' roles in one statement: every request loads
+            its user here (Flask-Login, JWT) and every permission check reads the roles (FAB lazy-loads each)."""
+            return load_user_with_roles(self.session, self.user_model, self.group_model, pk)
+
+        def exist_permission_on_roles(self, view_name: str, permission_name: str, role_ids) -> bool:
+            """Permissions of roles kept in the database (built-in roles are checked in memory by FAB): the
+            roles' whole permission set is read once per request instead of one query per check."""
+            return (permission_name, view_name) in db_role_permissions(self, role_ids)
+
     return CivicSecurityManager
+
+
+# name -> (plugin or None for the core, function(user id) giving a scalar subquery): small facts about the
+# signed-in user that every page reads (their saved language, the menu's "For me" count), fetched with the
+# user in the same statement.
+USER_FACTS: dict = {}
+
+
+def register_user_fact(name: str, subquery, plugin: str | None = None, pages_only: bool = False) -> None:
+    """Read ``subquery(user_id)`` with the signed-in user, once per request (see ``user_fact``); a plugin's fact
+    only in the apps that enable the plugin (its tables exist only there); ``pages_only``: not for the REST API
+    (``/api/``), which shows no menu."""
+    USER_FACTS[name] = (plugin, subquery, pages_only)
+
+
+def _facts_of_this_app() -> list[str]:
+    from flask import current_app, request
+
+    civic = current_app.extensions.get("civic")
+    enabled = set(civic.pm.enabled) if civic is not None else set()
+    api = has_request_context() and request.path.startswith("/api/")
+    return [name for name, (plugin, _, pages_only) in USER_FACTS.items()
+            if (plugin is None or plugin in enabled) and not (pages_only and api)]
+
+
+def user_fact(name: str, user_id: int):
+    """The fact read with the user of this request: (True, value), or (False, None) when it was not read (no
+    request, another user, or a fact registered after the user was loaded): the caller then asks the database."""
+    if not has_request_context():
+        return False, None
+    facts = g.get("civic_user_facts")
+    if not facts or facts[0] != user_id or name not in facts[1]:
+        return False, None
+    return True, facts[1][name]
+
+
+def forget_user_fact(name: str) -> None:
+    """After a change within the request (a saved language), ask the database again."""
+    facts = g.get("civic_user_facts") if has_request_context() else None
+    if facts:
+        facts[1].pop(name, None)
+
+
+def load_user_with_roles(session, user_model, group_model, pk):
+    """One statement for a user, everything FAB's permission checks read about them, and the user facts."""
+    from sqlalchemy.orm import joinedload
+
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        return None
+    names = _facts_of_this_app()
+    facts = [USER_FACTS[name][1](pk).label(f"fact_{n}") for n, name in enumerate(names)]
+    stmt = select(user_model, *facts).where(user_model.id == pk).options(
+        joinedload(user_model.roles), joinedload(user_model.groups).joinedload(group_model.roles)
+    )
+    row = session.execute(stmt).unique().first()
+    if row is None:
+        return None
+    if has_request_context():
+        g.civic_user_facts = (row[0].id, dict(zip(names, row[1:])))
+    return row[0]
+
+
+def db_role_permissions(sm, role_ids) -> frozenset[tuple[str, str]]:
+    """{(permission, view)} of database-kept roles, read once per request (a change made in the role screens
+    shows on the next request, in every worker: nothing is kept between requests)."""
+    key = frozenset(role_ids)
+    cache = g.setdefault("civic_role_permissions", {}) if has_request_context() else {}
+    if key not in cache:
+        from flask_appbuilder.security.sqla.models import Permission, PermissionView, ViewMenu, assoc_permissionview_role
+
+        stmt = (
+            select(Permission.name, ViewMenu.name)
+            .select_from(PermissionView)
+            .join(Permission, Permission.id == PermissionView.permission_id)
+            .join(ViewMenu, ViewMenu.id == PermissionView.view_menu_id)
+            .join(assoc_permissionview_role, assoc_permissionview_role.c.permission_view_id == PermissionView.id)
+            .where(assoc_permissionview_role.c.role_id.in_(sorted(key)))
+        )
+        cache[key] = frozenset((p, v) for p, v in sm.session.execute(stmt))
+    return cache[key]

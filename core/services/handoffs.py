@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from core.models import Case, CaseEvent, Department, DepartmentStint
 from core.models.base import utcnow
@@ -88,18 +88,24 @@ class Leg:
         return (self.ended_at or now or utcnow()) - self.started_at
 
 
-def chain(session: Session, case: Case) -> list[Leg]:
-    """The case's stints, oldest first, each with who started it and why (two queries)."""
+def chain(session: Session, case: Case, events: list[CaseEvent] | None = None) -> list[Leg]:
+    """The case's stints, oldest first, each with who started it and why (two queries; one when the caller
+    already holds the case's ``events``, as the case page does)."""
     stints = session.scalars(
         select(DepartmentStint).where(DepartmentStint.case_id == case.id).order_by(DepartmentStint.started_at, DepartmentStint.id)
+        .options(joinedload(DepartmentStint.department).lazyload(Department.staff))
     ).all()
     if not stints:
         return []
-    events = session.scalars(
-        select(CaseEvent)
-        .where(CaseEvent.case_id == case.id, CaseEvent.kind.in_(STARTING_KINDS), CaseEvent.created_at.in_({s.started_at for s in stints}))
-        .order_by(CaseEvent.id)
-    ).all()
+    starts = {s.started_at for s in stints}
+    if events is not None:
+        events = sorted((e for e in events if e.kind in STARTING_KINDS and e.created_at in starts), key=lambda e: e.id)
+    else:
+        events = session.scalars(
+            select(CaseEvent)
+            .where(CaseEvent.case_id == case.id, CaseEvent.kind.in_(STARTING_KINDS), CaseEvent.created_at.in_(starts))
+            .order_by(CaseEvent.id)
+        ).all()
     by_time: dict[datetime, CaseEvent] = {}
     for ev in events:
         if ev.kind == "status_changed" and (ev.data or {}).get("new") != "reopened":

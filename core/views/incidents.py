@@ -380,14 +380,21 @@ def case_panels(case) -> list[Panel]:
     """The "Incident" panel of the case page: the incident the case belongs to, link / unlink."""
     if not has_request_context() or not _may("can_show"):
         return []
+    from core.views.case_page import page_data
+
+    page = page_data(case)
     incident = case.incident
+    linked = 0
+    if incident is not None:  # the case page read the count with the case
+        linked = page.incident_cases if page.incident_cases is not None else service.count_cases(db.session, incident.id)
+    full = page.access == "full"
     html = render_template(
         "civic/incident_panel.html",
         case=case,
         incident=incident,
-        linked=service.count_cases(db.session, incident.id) if incident is not None else 0,
-        can_link=_may("can_link") and case_access(case) == "full",
-        can_unlink=_may("can_unlink") and case_access(case) == "full",
+        linked=linked,
+        can_link=_may("can_link") and full,
+        can_unlink=_may("can_unlink") and full,
         status_label=status_label,
     )
     return [Panel(_l("Incident"), Markup(html), order=40)]

@@ -24,10 +24,10 @@ from sqlalchemy.orm import joinedload
 
 from core.extensions import db
 from core.formats import format_duration
-from core.models import OPEN_TASK_STATUSES, Case, Department, Mention, Task, User
+from core.models import OPEN_TASK_STATUSES, Case, Department, Mention, Task
 from core.models.base import utcnow
 from core.records import Panel, RoleSpec, ViewSpec
-from core.security import acting_user, case_scope, user_crew_ids, user_department_ids
+from core.security import acting_user, case_scope, register_user_fact, user_crew_ids, user_department_ids, user_fact
 
 PAGE_SIZE = 20
 MAX_PAGE = 10_000
@@ -57,11 +57,29 @@ def unassigned_department_tasks(user):
     )
 
 
-def waiting_count(user) -> int:
-    """Unread mentions plus my open tasks: the menu badge (one query)."""
+def _waiting_of(user):
     unread = select(func.count(Mention.id)).where(my_mentions(user), Mention.read_at.is_(None)).scalar_subquery()
     tasks = select(func.count(Task.id)).where(my_tasks(user)).scalar_subquery()
-    return int(db.session.execute(select(unread + tasks)).scalar() or 0)
+    return unread + tasks
+
+
+class _UserId:
+    """What ``my_mentions``/``my_tasks`` read of a user: the id alone (the user is not loaded yet)."""
+
+    def __init__(self, user_id: int):
+        self.id = user_id
+
+
+# The badge is on every staff page: read with the signed-in user, in the statement that loads them.
+register_user_fact("waiting_count", lambda user_id: _waiting_of(_UserId(user_id)), pages_only=True)
+
+
+def waiting_count(user) -> int:
+    """Unread mentions plus my open tasks: the menu badge (one query, or none when it came with the user)."""
+    known, value = user_fact("waiting_count", user.id)
+    if known:
+        return int(value or 0)
+    return int(db.session.execute(select(_waiting_of(user))).scalar() or 0)
 
 
 class ForMeLabel:
@@ -223,8 +241,10 @@ def role_specs() -> list[RoleSpec]:
 def case_panels(case) -> list[Panel]:
     """The chain of departments ("Hand-offs") and who was mentioned on the case ("Mentions")."""
     from core.services.handoffs import chain
+    from core.views.case_page import page_data
 
-    legs = chain(db.session, case)
+    page = page_data(case)
+    legs = chain(db.session, case, events=page.events)
     now = utcnow()
     per_department: dict[str, float] = {}
     for leg in legs:
@@ -233,11 +253,7 @@ def case_panels(case) -> list[Panel]:
         Panel(_l("Hand-offs"), render_template("civic/handoffs_panel.html", legs=legs, now_utc=now, totals=per_department,
                                                format_duration=format_duration), order=30)
     ]
-    mentions = db.session.execute(
-        select(Mention, User.username, Department.code)
-        .outerjoin(User, User.id == Mention.user_id).outerjoin(Department, Department.id == Mention.department_id)
-        .where(Mention.case_id == case.id).order_by(Mention.created_at, Mention.id)
-    ).all()
+    mentions = page.mentions  # read with the timeline, in its statement
     if mentions:
         panels.append(Panel(_l("Mentions"), render_template("civic/mentions_panel.html", mentions=mentions), order=31))
     return panels

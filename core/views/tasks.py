@@ -121,7 +121,10 @@ def case_panels(case) -> list[Panel]:
     user = acting_user()
     if user is None or not getattr(user, "is_authenticated", False):
         return []
-    access = case_access(case, user)
+    from core.views.case_page import page_data
+
+    page = page_data(case)
+    access = page.access
     if access is None:
         return []
     sm = current_app.appbuilder.sm
@@ -137,15 +140,10 @@ def case_panels(case) -> list[Panel]:
     for attachment in sorted(case.attachments, key=lambda a: a.created_at):
         if attachment.task_id:
             photos.setdefault(attachment.task_id, []).append(attachment)
-    people = {}
-    for task in tasks:
-        if task.id in workable:
-            people[task.id] = (task_service.assignable_users(db.session, task.department),
-                               task_service.department_crews(db.session, task.department))
+    # The forms' choices come from the page's shared reads: no query per task.
+    people = {task.id: (page.task_people(task), page.department_crews(task.department_id)) for task in tasks if task.id in workable}
     can_add = may_act and access == "full" and case.is_open
-    departments = []
-    if may_act and access == "full":  # the add form, and the edit form of each task
-        departments = sorted(db.session.scalars(select(Department).where(Department.active.is_(True))), key=lambda d: d.localized_name.lower())
+    departments = page.departments if may_act and access == "full" else []  # the add form, and each task's edit form
     html = render_template(
         "civic/task_panel.html", case=case, tasks=tasks, workable=workable, full=access == "full", can_add=can_add,
         people=people, photos=photos, departments=departments, transitions=task_service.TASK_TRANSITIONS,

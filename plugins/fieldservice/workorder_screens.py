@@ -324,18 +324,25 @@ def case_panels(case) -> list[Panel]:
     user = acting_user()
     if user is None or not getattr(user, "is_authenticated", False):
         return []
-    access = case_access(case, user)
+    from core.views.case_page import page_data
+
+    page = page_data(case)  # the case page's shared reads: its tasks (with their work orders) and the crews
+    access = page.access
     if access is None:
         return []
     sm = current_app.appbuilder.sm
-    orders = service.case_work_orders(db.session, case.id)
+    orders = [t.work_order for t in sorted(case.tasks, key=lambda t: t.id) if t.work_order is not None]
     can_create = access == "full" and case.is_open and sm.has_access("can_create", "WorkOrderView")
     if not orders and not can_create:
         return []
+    crews = []
+    if can_create:  # as crews_for_case: any active crew for dispatchers and admins, else the case department's
+        crews = page.crews if sees_all_cases(user) else page.department_crews(case.department_id)
     html = render_template(
         "fieldservice/workorder_panel.html", case=case, orders=orders, can_create=can_create,
-        crews=crews_for_case(case, user) if can_create else [], today=today(), format_date=format_date,
-        may_complete=sm.has_access("can_complete", "WorkOrderView"), can_work_task=can_work_task,
+        crews=crews, today=today(), format_date=format_date,
+        may_complete=sm.has_access("can_complete", "WorkOrderView"),
+        can_work_task=(lambda task: True) if access == "full" else can_work_task,  # the whole case: every task
     )
     return [Panel(_l("Work orders"), html, order=15)]
 

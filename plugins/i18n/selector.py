@@ -26,7 +26,7 @@ from werkzeug.datastructures import LanguageAccept
 
 from core.extensions import db
 from core.models import Account
-from core.security import acting_user
+from core.security import acting_user, forget_user_fact, register_user_fact, user_fact
 from plugins.i18n.models import UserLocale
 
 SWITCHER_ENDPOINT = "LocaleView.index"  # FAB's /lang/<locale>, linked from the navbar's language menu
@@ -103,16 +103,29 @@ def select_locale() -> str | None:
 
 # ---------------------------------------------------------------- saved preferences
 
-def saved_preference(user_id: int) -> str | None:
-    """The resident account's preferred language, else the staff member's saved choice (one query)."""
+def _saved_preference_of(user_id):
     account = select(Account.preferred_language).where(Account.user_id == user_id).scalar_subquery()
     chosen = select(UserLocale.locale).where(UserLocale.user_id == user_id).scalar_subquery()
+    return func.coalesce(account, chosen)
+
+
+# Read with the signed-in user, in the statement that loads them (core.security.user_fact).
+register_user_fact("saved_locale", _saved_preference_of, plugin="i18n")
+
+
+def saved_preference(user_id: int) -> str | None:
+    """The resident account's preferred language, else the staff member's saved choice (one query, or none when
+    it came with the signed-in user)."""
+    known, value = user_fact("saved_locale", user_id)
+    if known:
+        return value
     with db.session.no_autoflush:  # never flush someone's half-made change just to learn a language
-        return db.session.scalar(select(func.coalesce(account, chosen)))
+        return db.session.scalar(select(_saved_preference_of(user_id)))
 
 
 def save_preference(user_id: int, locale: str) -> None:
     """Remember a user's language: on the resident's account, or in ``i18n_user_locale`` for staff."""
+    forget_user_fact("saved_locale")
     for _ in range(2):
         account = db.session.scalar(select(Account).where(Account.user_id == user_id))
         if account is not None:

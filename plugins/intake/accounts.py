@@ -361,8 +361,20 @@ NEARBY_METERS = 500
 METERS_PER_DEGREE = 111_320
 
 
+def _listed():
+    """Loader options for the cases "My city" lists: one statement each (a case's tags and its departments'
+    staff, eager by default, are not shown)."""
+    from sqlalchemy.orm import defaultload, lazyload
+
+    from core.models import Department, ServiceType
+
+    return (lazyload(Case.tags), defaultload(Case.department).lazyload(Department.staff),
+            defaultload(Case.service_type).defaultload(ServiceType.department).lazyload(Department.staff))
+
+
 def my_cases(account: Account, limit: int = 50) -> list[Case]:
-    return list(db.session.scalars(select(Case).where(Case.account_id == account.id).order_by(Case.created_at.desc()).limit(limit)))
+    stmt = select(Case).where(Case.account_id == account.id).order_by(Case.created_at.desc()).limit(limit).options(*_listed())
+    return list(db.session.scalars(stmt))
 
 
 def followed_cases(account: Account, limit: int = 50) -> list[Case]:
@@ -372,7 +384,7 @@ def followed_cases(account: Account, limit: int = 50) -> list[Case]:
     stmt = (
         select(Case).join(Follower, Follower.case_id == Case.id)
         .where(Follower.email == normalise_email(account.email), or_(Case.account_id.is_(None), Case.account_id != account.id))
-        .order_by(Case.updated_at.desc()).limit(limit)
+        .order_by(Case.updated_at.desc()).limit(limit).options(*_listed())
     )
     return list(db.session.scalars(stmt))
 
@@ -406,7 +418,7 @@ def nearby_open_cases(utility: UtilityAccount | None, meters: int = NEARBY_METER
         select(Case)
         .where(Case.status.in_(sorted(OPEN_STATUSES)), Case.lat.between(utility.lat - dlat, utility.lat + dlat),
                Case.long.between(utility.long - dlong, utility.long + dlong))
-        .order_by(Case.created_at.desc()).limit(limit * 3)
+        .order_by(Case.created_at.desc()).limit(limit * 3).options(*_listed())
     )
     found = []
     for case in db.session.scalars(stmt):

@@ -21,10 +21,10 @@ from typing import Any
 from flask import current_app
 from PIL import ExifTags, Image
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defaultload
 
 from core.i18n_content import all_translations, localized, localized_keywords, pick
-from core.models import OPEN_STATUSES, Case, ServiceType
+from core.models import OPEN_STATUSES, Case, Department, ServiceType
 from core.models.base import utcnow
 from core.services.attachments import GIF, JPEG, PNG, WEBP, clean_filename, sniff
 from plugins.intake import tokens
@@ -50,7 +50,9 @@ def fold(text: Any) -> str:
 
 def public_services(session: Session) -> list[ServiceType]:
     """The services residents may report: public and active."""
-    return list(session.scalars(select(ServiceType).where(ServiceType.public.is_(True), ServiceType.active.is_(True))))
+    stmt = select(ServiceType).where(ServiceType.public.is_(True), ServiceType.active.is_(True))
+    # One statement: the departments' staff (eager by default) are not the portal's business.
+    return list(session.scalars(stmt.options(defaultload(ServiceType.department).lazyload(Department.staff))))
 
 
 def public_service(session: Session, code: str) -> ServiceType | None:

@@ -26,8 +26,10 @@ def may_send(case: Case) -> bool:
     """Who may send: staff who may act on the case (the same right as writing a public note)."""
     if not getattr(current_user, "is_authenticated", False):
         return False
+    from core.views.case_page import page_data
+
     sm = current_app.appbuilder.sm
-    return sm.has_access("can_act", "CaseView") and case_access(case) == "full"
+    return sm.has_access("can_act", "CaseView") and page_data(case).access == "full"  # shared with the case page
 
 
 def case_matches(case: Case) -> list[Match]:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import exists, literal_column, or_, select
+from sqlalchemy.orm import joinedload, lazyload
 
 from core.i18n_content import default_locale
 from core.models import ServiceType, Tag, normalise_tag
@@ -41,28 +42,34 @@ def suggestions(session, service_code: str | None, text: str, tags: list[str] | 
                 audience: str = "public", limit: int = 5) -> list[Match]:
     """Published articles for the service, tags and text, best first (public only unless ``audience`` is "all")."""
     audience = "all" if audience == "all" else "public"
+    # The text search first, then the articles it found or that belong to the service or tags, with their
+    # texts, in one more statement (the staff case page shows this panel).
     scores: dict[int, float] = {}
-    if service_code:
-        ids = session.scalars(
-            select(article_service.c.article_id).join(ServiceType, ServiceType.id == article_service.c.service_type_id)
-            .where(ServiceType.code == service_code)
-        )
-        for article_id in ids:
-            scores[article_id] = scores.get(article_id, 0.0) + SERVICE_WEIGHT
-    names = [normalise_tag(n) for n in (tags or []) if n and n.strip()]
-    if names:
-        ids = session.scalars(
-            select(article_tag.c.article_id).join(Tag, Tag.id == article_tag.c.tag_id).where(Tag.name.in_(names))
-        )
-        for article_id in ids:
-            scores[article_id] = scores.get(article_id, 0.0) + TAG_WEIGHT
     words = (text or "").strip()[:200]
     if words:
         for hit in search.search(session, words, locale, audience=audience, kinds=("article",), limit=limit * 2):
             scores[hit.id] = scores.get(hit.id, 0.0) + TEXT_WEIGHT + max(hit.score, 0.0)
-    if not scores:
+    wanted = [Article.id.in_(list(scores))] if scores else []
+    by_service = by_tag = literal_column("0")
+    if service_code:
+        by_service = exists().where(
+            article_service.c.article_id == Article.id, article_service.c.service_type_id == ServiceType.id, ServiceType.code == service_code
+        )
+        wanted.append(by_service)
+    names = [normalise_tag(n) for n in (tags or []) if n and n.strip()]
+    if names:
+        by_tag = exists().where(article_tag.c.article_id == Article.id, article_tag.c.tag_id == Tag.id, Tag.name.in_(names))
+        wanted.append(by_tag)
+    if not wanted:
         return []
-    articles = session.scalars(select(Article).where(Article.id.in_(list(scores)), _visible(audience))).all()
+    rows = session.execute(
+        select(Article, by_service, by_tag).where(or_(*wanted), _visible(audience))
+        .options(joinedload(Article.texts), lazyload(Article.services), lazyload(Article.tags))
+    ).unique().all()
+    articles = []
+    for article, service_match, tag_match in rows:
+        scores[article.id] = scores.get(article.id, 0.0) + (SERVICE_WEIGHT if service_match else 0.0) + (TAG_WEIGHT if tag_match else 0.0)
+        articles.append(article)
     out = []
     for article in sorted(articles, key=lambda a: (-scores[a.id], -a.id)):
         chosen, translated = text_for(article, locale)

@@ -15,10 +15,11 @@ import re
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import get_locale, gettext
 from sqlalchemy import select
+from sqlalchemy.orm import defaultload, lazyload
 
 from core.extensions import db
 from core.i18n_content import localized
-from core.models import CLOSED_STATUSES, Attachment, Case, CaseEvent
+from core.models import CLOSED_STATUSES, Attachment, Case, CaseEvent, Department, ServiceType
 from core.services.attachments import stored_path, thumbnail_path
 from plugins.intake import ratelimit
 from plugins.intake.following import (
@@ -45,7 +46,10 @@ TIMELINE_KINDS = ("created", "status_changed", "public_note", "resident_note", "
 
 def public_case(reference: str) -> Case | None:
     """The case with this number, when the public may see it (its service is in the public catalog)."""
-    case = db.session.scalar(select(Case).where(Case.reference == reference[:32]))
+    # One statement: tags (never shown) and the departments' staff (eager by default) are not loaded.
+    quiet = (lazyload(Case.tags), defaultload(Case.department).lazyload(Department.staff),
+             defaultload(Case.service_type).defaultload(ServiceType.department).lazyload(Department.staff))
+    case = db.session.scalar(select(Case).where(Case.reference == reference[:32]).options(*quiet))
     if case is None or not case.service_type.public:
         return None
     return case
