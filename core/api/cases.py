@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
+from flask import current_app, g
 from flask_appbuilder.api import expose, safe
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name, protect
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
@@ -35,6 +34,7 @@ from core.services.cases import (
     set_tags,
 )
 from core.services.tasks import check_open_tasks
+from core.views.cases import CaseInterface
 
 
 def _api_user():
@@ -121,7 +121,9 @@ class CaseApi(CivicModelApi):
     """Cases for staff: list, read, create (through ``create_case``) and change; never delete."""
 
     resource_name = "case"
-    datamodel = SQLAInterface(Case)
+    # The staff list's interface: a count that stops at its cap (``count_capped`` says so) and deep pages
+    # read through the ordering index (core.views.cases.CaseInterface).
+    datamodel = CaseInterface(Case)
     base_filters = [["id", CaseScopeFilter, None]]
     include_route_methods = {"get", "get_list", "info", "post", "put", "events"}
     openapi_spec_component_schemas = (CaseEventSchema,)
@@ -174,6 +176,7 @@ class CaseApi(CivicModelApi):
 
     def pre_get_list(self, data: dict[str, Any]) -> None:
         self.localize_services(data["result"])
+        data["count_capped"] = bool(g.pop("case_count_capped", False))
 
     def dump(self, case: Case) -> dict[str, Any]:
         return self.localize_services([self.show_model_schema.dump(case)])[0]

@@ -7,6 +7,7 @@ carries the version the user saw; a stale version is refused, nothing written.
 """
 from __future__ import annotations
 
+import re
 from itertools import groupby
 from typing import Any, Callable
 
@@ -17,17 +18,18 @@ from flask_appbuilder.models.sqla.filters import SQLAFilterConverter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.security.sqla.models import Role
+from flask_appbuilder.widgets import ListWidget
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from jinja2 import TemplateNotFound
-from sqlalchemy import or_, select
-from sqlalchemy.orm import selectinload
+import sqlalchemy as sa
+from sqlalchemy import select
+from sqlalchemy.orm import lazyload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import HiddenField, SelectField, TextAreaField
 from wtforms.validators import Length
 
-from core import duplicates
 from core.extensions import db
 from core.formats import format_datetime, format_number, format_wall_datetime
 from core.views.base import CivicModelView
@@ -36,7 +38,7 @@ from core.forms import apply_case_errors, attribute_values, new_case_form_class,
 from core.i18n_content import attribute_label, localized, value_names
 from core.models import CHANNELS, EVENT_KINDS, PRIORITIES, STATUSES, TRANSITIONS, Case, CaseEvent, Department, ServiceType, User
 from core.models.base import utcnow
-from core.security import CaseScopeFilter, can_see_case, case_access
+from core.security import CaseScopeFilter, acting_user, can_see_case, case_access, case_scope
 from core.services import cases as case_service
 from core.services.cases import MAX_DESCRIPTION, Actor, CaseError, ConflictError
 from core.services.handoffs import MAX_REASON
@@ -87,46 +89,204 @@ def flash_case_errors(exc: CaseError) -> None:
             flash(gettext("%(field)s: %(message)s", field=FIELD_LABELS.get(field, field), message=message), "danger")
 
 
-# ---------------------------------------------------------------- list: filters and query
+# ---------------------------------------------------------------- list: text search, count and paging at scale
+
+# The list counts matches up to this many (then shows "10,000+"), or up to ten pages past the one shown.
+COUNT_CAP = 10_000
+SEARCH_COUNT_CAP = 1_000  # a text search with more hits than this is refined, not paged through
+FTS_FEW = 10_000  # SQLite: up to this many matches, the search reads the index's list of matches first
+MAX_SEARCH_LENGTH = 200
+PAGES_AHEAD = 10
+MAX_SEARCH_WORDS = 12
+_WORD = re.compile(r"[^\W_]+")  # letters and digits, as both full-text indexes split them
+_FTS = sa.table("case_fts", sa.column("rowid"), sa.column("case_id"), sa.column("document"))
+
+
+def search_words(text: str | None) -> list[str]:
+    """The words of what a user typed: no search syntax (quotes, operators, brackets) ever reaches the database."""
+    return _WORD.findall(text or "")[:MAX_SEARCH_WORDS]
+
+
+def text_search_clause(session, text: str | None):
+    """A WHERE clause on Case: every word in the reference, description or address, through the full-text
+    index ``case_fts`` (migration 0007); None when the text has no words."""
+    words = search_words(text)
+    if not words:
+        return None
+    if session.get_bind().dialect.name != "sqlite":
+        query = sa.func.plainto_tsquery(sa.literal_column("'simple'::regconfig"), " ".join(words))
+        return Case.id.in_(select(_FTS.c.case_id).where(_FTS.c.document.op("@@")(query)))
+    match = " ".join(f'"{w}"' for w in words)  # each word a quoted FTS5 string: a word never holds a quote
+    matches = sa.text("case_fts MATCH :case_fts_match").bindparams(case_fts_match=match)
+    if _fts_matches_few(session, match):
+        return Case.id.in_(select(_FTS.c.rowid).where(matches))
+    # SQLite would first list every match of an IN (a million for a common word): check the cases in the
+    # list's own order instead, one index probe each, and stop at the page.
+    return sa.exists(select(_FTS.c.rowid).where(matches, _FTS.c.rowid == Case.id))
+
+
+def _fts_matches_few(session, match: str) -> bool:
+    """Whether SQLite's index holds at most FTS_FEW cases for this search (asked once a request;
+    ``CIVIC_LIST_FTS_FEW`` overrides it)."""
+    known = g.setdefault("case_fts_few", {})
+    if match not in known:
+        few = int(current_app.config.get("CIVIC_LIST_FTS_FEW", FTS_FEW))
+        some = select(_FTS.c.rowid).where(sa.text("case_fts MATCH :m").bindparams(m=match)).limit(few + 1).subquery()
+        known[match] = session.scalar(select(sa.func.count()).select_from(some)) <= few
+    return known[match]
+
+
+def count_limit(page: int | None, page_size: int | None, searching: bool = False) -> int:
+    """How many matches the list counts at most (``CIVIC_LIST_COUNT_CAP``, less for a text search, or up to ten
+    pages past the one shown), plus one to tell "more" from "exactly"."""
+    size = page_size or CaseView.page_size
+    cap = int(current_app.config.get("CIVIC_LIST_COUNT_CAP", COUNT_CAP))
+    if searching:
+        cap = min(cap, SEARCH_COUNT_CAP)
+    return max(cap, ((page or 0) + 1 + PAGES_AHEAD) * size) + 1
+
 
 def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 class FilterCaseText(BaseFilter):
-    """One free-text box over reference, description and address."""
+    """FAB's free-text filter over reference, description and address: the text as typed, looked for only in
+    the cases the full-text index finds with all its words (never a scan of the whole table)."""
 
     name = _l("Reference, description or address contains")
     arg_name = "case_text"
 
     def apply(self, query, value):
-        text = (value or "").strip()
-        if not text:
+        """The full-text index finds the cases with every word; of those, the ones that hold the text as typed."""
+        clause = text_search_clause(self.datamodel.session, value)
+        if clause is None:
             return query
-        pattern = _like(text)
-        return query.filter(or_(*(col.ilike(pattern, escape="\\") for col in (Case.reference, Case.description, Case.address))))
+        pattern = _like(value.strip())
+        return query.filter(clause, sa.or_(*(col.ilike(pattern, escape="\\") for col in (Case.reference, Case.description, Case.address))))
+
+
+class CaseSearchFilter(BaseFilter):
+    """The list's ``?q=`` search box: every word, through the full-text index (added to one request's filters)."""
+
+    name = _l("Search cases")
+    arg_name = "q"
+
+    def apply(self, query, value):
+        clause = text_search_clause(self.datamodel.session, value)
+        return query if clause is None else query.filter(clause)
+
+
+# FAB's text filters (by arg_name), as tests on a code: see FilterCodeText.
+_CODE_TESTS: dict[str, Callable[[str, str], bool]] = {
+    "sw": lambda code, v: code.startswith(v), "nsw": lambda code, v: not code.startswith(v),
+    "ew": lambda code, v: code.endswith(v), "new": lambda code, v: not code.endswith(v),
+    "ct": lambda code, v: v in code, "nct": lambda code, v: v not in code,
+}
+# Columns that only ever hold one of these codes.
+_CODE_COLUMNS = {"status": STATUSES, "priority": PRIORITIES, "channel": CHANNELS}
+
+
+class FilterCodeText(BaseFilter):
+    """A FAB text filter ("starts with", "contains"...) on a column of known codes, applied as ``IN`` over the
+    codes it matches: the same rows, but the column's index serves it (``ILIKE 'new%'`` scans the table)."""
+
+    codes: tuple[str, ...] = ()
+    test: Callable[[str, str], bool] = staticmethod(lambda code, v: False)
+
+    def apply(self, query, value):
+        typed = str(value or "").lower()
+        wanted = [code for code in self.codes if self.test(code.lower(), typed)]
+        return query.filter(getattr(self.model, self.column_name).in_(wanted))
 
 
 class CaseFilterConverter(SQLAFilterConverter):
-    """FAB's filters, plus the free-text search offered first on the reference column."""
+    """FAB's filters, plus the free-text search offered first on the reference column; text filters on the
+    code columns (status, priority, channel) read the index (FilterCodeText)."""
 
     def convert(self, col_name):
         filters = super().convert(col_name) or []
         if col_name == "reference":
             return [FilterCaseText(col_name, self.datamodel)] + filters
+        if col_name in _CODE_COLUMNS:
+            return [self._on_codes(f, col_name) if f.arg_name in _CODE_TESTS else f for f in filters]
         return filters
+
+    def _on_codes(self, flt: BaseFilter, col_name: str) -> BaseFilter:
+        cls = type(f"Code{type(flt).__name__}", (FilterCodeText,), {
+            "name": flt.name, "arg_name": flt.arg_name, "codes": tuple(_CODE_COLUMNS[col_name]),
+            "test": staticmethod(_CODE_TESTS[flt.arg_name]),
+        })
+        return cls(col_name, self.datamodel)
 
 
 class CaseInterface(SQLAInterface):
-    """Case queries: the assignees of a page are loaded in one extra query, never one per row."""
+    """Case queries that stay fast at millions of cases (the staff list and ``/api/v1/case/``).
+
+    FAB counts every match with ``count(*)`` over a subquery and pages with OFFSET over whole rows.  Here the
+    count stops at ``count_limit`` rows (read from an index), and a page is a deferred join: its ids come
+    from the ordering index alone (ordered by the column, then the id, as FAB does), then only those rows
+    are read, with their assignees in one more query.  The rows and their order are exactly FAB's."""
 
     filter_converter_class = CaseFilterConverter
 
     def apply_all(self, query, *args, **kwargs):
-        return super().apply_all(query, *args, **kwargs).options(selectinload(Case.assignee))
+        """FAB's query, with the assignee loaded in one more query (unless the API picks columns itself)."""
+        select_columns = kwargs.get("select_columns", args[5] if len(args) > 5 else None)
+        query = super().apply_all(query, *args, **kwargs)
+        return query if select_columns else query.options(selectinload(Case.assignee))
 
     def get_related_interface(self, col_name: str) -> SQLAInterface:
-        return SQLAInterface(self.get_related_model(col_name))
+        return RelatedChoices(self.get_related_model(col_name))
+
+    def capped_count(self, filters, limit: int) -> int:
+        ids = self.apply_filters(self.session.query(Case.id), filters).limit(limit).subquery()
+        return self.session.scalar(select(sa.func.count()).select_from(ids))
+
+    def page_ids(self, filters, order_column: str, order_direction: str, page, page_size, small: bool):
+        """The ids of one page, ordered by the column then the id.  A small result (counted in full) is read
+        whole and sorted: the OFFSET 0 fence keeps PostgreSQL from walking the recency index in the hope of
+        meeting a rare match soon.  A big one is walked in index order, where the matches come quickly."""
+        column = getattr(Case, order_column or "id")
+        order = sa.desc if order_direction == "desc" else sa.asc
+        found = self.apply_filters(self.session.query(Case.id.label("id"), column.label("sort_key")), filters)
+        if small:
+            fenced = found.offset(0).subquery()
+            ids = select(fenced.c.id).order_by(order(fenced.c.sort_key), order(fenced.c.id))
+        else:
+            ids = found.with_entities(Case.id).order_by(order(column), order(Case.id)).statement
+        if page_size:
+            ids = ids.limit(page_size).offset((page or 0) * page_size)
+        return ids.subquery()
+
+    def query(self, filters=None, order_column="", order_direction="", page=None, page_size=None,
+              select_columns=None, outer_default_load=False):
+        searching = any(isinstance(f, (FilterCaseText, CaseSearchFilter)) for f in (filters.filters if filters else ()))
+        limit = count_limit(page, page_size, searching)
+        count = self.capped_count(filters, limit)
+        g.case_count_capped = count >= limit
+        if not order_column:
+            order_column, order_direction = "id", "desc"
+        ids = self.page_ids(filters, order_column, order_direction, page, page_size, small=count < limit)
+        rows = self.session.query(Case).filter(Case.id.in_(select(ids.c.id))).options(selectinload(Case.assignee))
+        rows = self.apply_order_by(rows, order_column, order_direction, add_pk=True)
+        return count, rows.all()
+
+
+class RelatedChoices(SQLAInterface):
+    """The choices of a related filter or form field (departments, services, tags): their rows in one query,
+    without FAB's count and without their own relations (a department's staff)."""
+
+    def query(self, filters=None, order_column="", order_direction="", page=None, page_size=None,
+              select_columns=None, outer_default_load=False):
+        rows = self.apply_filters(self.session.query(self.obj), filters).options(lazyload("*")).all()
+        return len(rows), rows
+
+
+class CaseListWidget(ListWidget):
+    """FAB's list, with "10,000+" for a count that stopped at its cap."""
+
+    template = "civic/case_list_widget.html"
 
 
 def case_list_url(**equals: Any) -> str:
@@ -316,6 +476,8 @@ class CaseView(LinkToIncidentAction, CivicModelView):
     }
     base_order = ("created_at", "desc")
     page_size = 25
+    list_template = "civic/case_list.html"
+    list_widget = CaseListWidget
     formatters_columns = {
         "status": status_label, "priority": priority_label, "channel": channel_label,
         "created_at": format_datetime, "expected_at": format_datetime, "assignee": user_label, "address": lambda v: v or "",
@@ -332,6 +494,22 @@ class CaseView(LinkToIncidentAction, CivicModelView):
         "The case was not saved: someone else changed it at the same moment, or the database refused the change. "
         "Reload the case and try again."
     )
+
+    # ---- list: the ?q= search box, the capped count
+
+    def _get_list_widget(self, filters, **kwargs):
+        """FAB's list, searched by ``?q=`` (with the other filters, in the user's scope, newest first)."""
+        q = request.args.get("q", "")
+        if len(q) > MAX_SEARCH_LENGTH:
+            abort(400, description=gettext("%(field)s: at most %(max)s characters", field=gettext("Search"), max=MAX_SEARCH_LENGTH))
+        searched = filters
+        if search_words(q):
+            searched = filters.copy()
+            searched.add_filter("reference", CaseSearchFilter, q)
+        widgets = super()._get_list_widget(filters=searched, **kwargs)
+        # The page's links keep the user's own filters; ?q= rides along in the URL.
+        widgets["list"].template_args.update(filters=filters, count_capped=g.pop("case_count_capped", False))
+        return widgets
 
     def _case_or_404(self, pk) -> Case:
         """The case if it exists and lies in the user's scope; 404 otherwise (no hint which)."""
@@ -358,35 +536,49 @@ class CaseView(LinkToIncidentAction, CivicModelView):
     @expose("/show/<pk>", methods=["GET"])
     @has_access
     def show(self, pk):
-        case = self._case_or_404(pk)
+        """The case page: its reads are shared with the panels (core.views.case_page), a fixed few statements."""
+        from core.views.case_page import duplicate_lists, load_case
+
+        try:
+            case_id = int(pk)
+        except (TypeError, ValueError):
+            abort(404)
+        if not 0 < case_id < 2**63:  # beyond BIGINT: no such case, and no database error either
+            abort(404)
+        page = load_case(case_id, acting_user())
+        if page is None:
+            abort(404)
+        case = page.case
         sm = self.appbuilder.sm
-        access = case_access(case)  # "task": they read the case and work only their tasks (core/views/tasks.py)
+        access = page.access  # "task": they read the case and work only their tasks (core/views/tasks.py)
         can_act = sm.has_access("can_act", self.class_permission_name) and access == "full"
-        departments = []
-        if can_act:
-            departments = db.session.scalars(
-                select(Department).where(Department.active.is_(True), Department.id != case.department_id)
-            ).all()
-            departments = sorted(departments, key=lambda d: d.localized_name.lower())
+        departments = [d for d in page.departments if d.id != case.department_id] if can_act else []
+        events = page.events
         panels = current_app.extensions["civic"].pm.flatten("case_panels", case=case)
-        possible_duplicates = []
-        if can_act and case.is_open and case.duplicate_of_id is None:
-            possible_duplicates = [c for c in duplicates.candidates(db.session, case) if can_see_case(c)]
+        # Reports merged into this case leave a "merged" entry on its timeline: without one there are none.
+        possible_duplicates, other_reports = duplicate_lists(
+            case, case_scope(), candidates=can_act and case.is_open and case.duplicate_of_id is None,
+            reports=any(e.kind == "merged" for e in events),
+        )
+        assignees = []
+        if can_act:
+            people = {u.id: u for u in [*page.staff(case.department_id), *page.staff(None)]}
+            assignees = sorted(people.values(), key=lambda u: user_label(u).lower())
         return self.render_template(
             "civic/case_show.html",
             title=case.reference,
             case=case,
             attributes=attribute_rows(case),
-            events=sorted(case.events, key=lambda e: (e.created_at, e.id)),
+            events=events,
             event_kinds=EVENT_KINDS,
             event_summary=event_summary,
             panels=sorted(panels, key=lambda p: p.order),
             transitions=[(code, status_label(code)) for code in TRANSITIONS.get(case.status, ())],
-            assignees=assignable_users(case) if can_act else [],
+            assignees=assignees,
             departments=departments,
             can_act=can_act,
             possible_duplicates=possible_duplicates,
-            other_reports=duplicates.duplicates_of(db.session, case),
+            other_reports=other_reports,
             can_edit=sm.has_access("can_edit", self.class_permission_name) and access == "full",
             access=access, open_tasks=[t for t in case.tasks if t.is_open], open_tasks_rule=open_tasks_rule(),
             attachments_include=_template_exists("civic/case_attachments.html"),
