@@ -94,9 +94,10 @@ class Case(Model):
     __table_args__ = (
         # Lists are scoped by department and ordered by recency; dashboards group by status.
         Index("ix_case_department_status_created", "department_id", "status", "created_at"),
-        Index("ix_case_status_created", "status", "created_at"),
+        Index("ix_case_status_created", "status", "created_at", "id"),
         Index("ix_case_service_created", "service_type_id", "created_at"),
-        Index("ix_case_created", "created_at"),
+        # The list pages newest first by (created_at, id): the page's ids come from the index alone (0007).
+        Index("ix_case_created", "created_at", "id"),
         Index("ix_case_closed", "closed_at"),
         Index("ix_case_updated", "updated_at"),
         Index("ix_case_expected_open", "expected_at"),
@@ -104,6 +105,8 @@ class Case(Model):
         # The phone desk finds a caller's earlier cases by the phone or e-mail they left.
         Index("ix_case_contact_phone", "contact_phone"),
         Index("ix_case_contact_email", "contact_email"),
+        # The EOC hot-spot map: open cases since a moment, counted per cell from the index alone (0008).
+        Index("ix_case_open_map", "status", "created_at", "lat", "long", "priority"),
     )
 
     def __repr__(self) -> str:

@@ -1,4 +1,4 @@
-"""``civic fema ...`` (stub: each owner adds its commands)."""
+"""``civic fema ...``: disasters, rates, timesheets, exports, the demo and the export benchmark's data."""
 from __future__ import annotations
 
 import click
@@ -215,3 +215,28 @@ def demo_command():
         click.echo(gettext("Added: %(rates)d equipment rates, %(employees)d employees, %(equipment)d units of equipment, "
                            "%(labor)d labor records, %(uses)d equipment records.", rates=report.rates, employees=report.employees,
                            equipment=report.equipment, labor=report.labor, uses=report.equipment_use))
+
+
+@fema.command("bench-data")
+@click.option("--rows", "count", required=True, type=click.IntRange(1, 10_000_000), help="How many labor records (and as many equipment and material records) to add.")
+@click.option("--disaster", "key", default=None, help="Add them to this disaster (number or tag) instead of the sample one.")
+@with_appcontext
+def bench_data_command(count, key):
+    """Add synthetic labor, equipment and material records for the export benchmark (sample disaster DR-9990): never on a real city's database."""
+    from flask_babel import gettext
+
+    from core.cli import cli_language
+    from core.extensions import db
+    from plugins.fema import exporter
+    from plugins.fema.benchdata import generate
+
+    with cli_language():
+        disaster = None
+        if key:
+            disaster = exporter.find_disaster(db.session, key)
+            if disaster is None:
+                raise click.ClickException(gettext("no disaster with the number or tag %(key)s", key=key))
+        report = generate(db.session, count, disaster=disaster)
+        click.echo(gettext("FEMA bench data on %(disaster)s: %(labor)d labor, %(equipment)d equipment and %(materials)d material records added in %(seconds).1f s",
+                           disaster=report.disaster, labor=report.labor, equipment=report.equipment, materials=report.materials,
+                           seconds=report.seconds))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -22,7 +23,7 @@ from types import SimpleNamespace
 from typing import Any, Iterator
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import aliased, joinedload
 
 from core.models.base import utcnow
 from plugins.fema import costs
@@ -122,15 +123,27 @@ def _groups(entries, key) -> Iterator[list]:
         yield bucket
 
 
+# Labor and equipment are read as plain rows (the columns the forms print, their person or unit joined in), not
+# as ORM objects: building 50,000 objects with their joined employee cost more than writing the whole file.
+LABOR_COLUMNS = (LaborEntry.employee_id, LaborEntry.work_date, LaborEntry.regular_hours, LaborEntry.overtime_hours,
+                 LaborEntry.hourly_rate, LaborEntry.overtime_rate, LaborEntry.fringe_regular_pct, LaborEntry.fringe_overtime_pct,
+                 Employee.name.label("employee_name"), Employee.employee_number, Employee.job_title)
+
+
 def _labor_rows(session, plan: Plan) -> Iterator[dict[str, Any]]:
-    stmt = (select(LaborEntry).join(Employee, LaborEntry.employee_id == Employee.id)
+    stmt = (select(*LABOR_COLUMNS).join(Employee, LaborEntry.employee_id == Employee.id)
             .where(LaborEntry.disaster_id == plan.disaster.id)
             .order_by(Employee.name, Employee.id, LaborEntry.work_date, LaborEntry.id))
     stmt = _filtered(stmt, LaborEntry, plan.params)
     key = lambda e: (e.employee_id, _week(e.work_date), e.hourly_rate, e.overtime_rate,  # noqa: E731
                      e.fringe_regular_pct, e.fringe_overtime_pct)
     labels = plan.profile.row_labels
-    for group in _groups(session.scalars(stmt), key):
+    with closing(session.execute(stmt)) as result:  # a reader that stops early still frees the server-side cursor
+        yield from _labor_groups(result, key, labels)
+
+
+def _labor_groups(result, key, labels) -> Iterator[dict[str, Any]]:
+    for group in _groups(result, key):
         first = group[0]
         regular: dict[int, Decimal] = {}
         overtime: dict[int, Decimal] = {}
@@ -143,8 +156,8 @@ def _labor_rows(session, plan: Plan) -> Iterator[dict[str, Any]]:
             regular_cost += each.regular
             overtime_cost += each.overtime
         start = _week(first.work_date)
-        person = {"employee.name": first.employee.name, "employee.number": first.employee.employee_number,
-                  "employee.job_title": first.employee.job_title, "empty": ""}
+        person = {"employee.name": first.employee_name, "employee.number": first.employee_number,
+                  "employee.job_title": first.job_title, "empty": ""}
         reg, ot = _weekly(start, regular), _weekly(start, overtime)
         cost = costs.labor_cost(SimpleNamespace(
             regular_hours=reg["hours.total"], overtime_hours=ot["hours.total"], hourly_rate=first.hourly_rate,
@@ -171,15 +184,25 @@ def equipment_rates(session, plan: Plan) -> dict[str, tuple[Decimal | None, str]
 
 def _equipment_rows(session, plan: Plan) -> Iterator[dict[str, Any]]:
     table = equipment_rates(session, plan)
-    stmt = (select(EquipmentEntry).join(Equipment, EquipmentEntry.equipment_id == Equipment.id)
-            .options(joinedload(EquipmentEntry.operator))
+    operator = aliased(Employee)
+    stmt = (select(EquipmentEntry.equipment_id, EquipmentEntry.operator_id, EquipmentEntry.work_date, EquipmentEntry.hours_used,
+                   EquipmentEntry.miles, Equipment.unit_number, Equipment.description.label("unit_description"),
+                   Equipment.size_capacity, Equipment.horsepower, Equipment.make_model, Equipment.fema_code,
+                   operator.name.label("operator_name"))
+            .join(Equipment, EquipmentEntry.equipment_id == Equipment.id)
+            .outerjoin(operator, EquipmentEntry.operator_id == operator.id)
             .where(EquipmentEntry.disaster_id == plan.disaster.id)
             .order_by(Equipment.unit_number, Equipment.id, func.coalesce(EquipmentEntry.operator_id, 0),
                       EquipmentEntry.work_date, EquipmentEntry.id))
     stmt = _filtered(stmt, EquipmentEntry, plan.params)
     key = lambda e: (e.equipment_id, e.operator_id, _week(e.work_date))  # noqa: E731
-    for group in _groups(session.scalars(stmt), key):
-        first, unit = group[0], group[0].equipment
+    with closing(session.execute(stmt)) as result:
+        yield from _equipment_groups(result, key, table, plan)
+
+
+def _equipment_groups(result, key, table, plan: Plan) -> Iterator[dict[str, Any]]:
+    for group in _groups(result, key):
+        unit = first = group[0]
         hours: dict[int, Decimal] = {}
         for e in group:
             hours[e.work_date.weekday()] = hours.get(e.work_date.weekday(), Decimal("0")) + costs.dec(e.hours_used)
@@ -191,22 +214,36 @@ def _equipment_rows(session, plan: Plan) -> Iterator[dict[str, Any]]:
         if total is None:
             plan.missing_rates += 1
         yield {**row, "_kind": "item", "empty": "", "equipment.unit_number": unit.unit_number,
-               "equipment.description": unit.description, "equipment.size": unit.size_capacity,
+               "equipment.description": unit.unit_description, "equipment.size": unit.size_capacity,
                "equipment.hp": unit.horsepower, "equipment.make_model": unit.make_model,
-               "equipment.code": unit.fema_code or "", "operator.name": first.operator.name if first.operator else "",
+               "equipment.code": unit.fema_code or "", "operator.name": first.operator_name or "",
                "rate.equipment": rate, "rate.unit": rate_unit, "cost.total": total}
 
 
 def _common(e) -> dict[str, Any]:
     return {"_kind": "item", "empty": "", "work_date": e.work_date, "category": e.category,
-            "site.name": e.site.name if e.site else "", "description": e.description}
+            "site.name": e.site_name or "", "description": e.description}
 
 
 def _record_rows(session, plan: Plan, model, order, values) -> Iterator[dict[str, Any]]:
-    stmt = (select(model).options(joinedload(model.site)).where(model.disaster_id == plan.disaster.id)
-            .order_by(*order, model.id))
-    for e in session.scalars(_filtered(stmt, model, plan.params)):
-        yield {**_common(e), **values(e)}
+    """One row per record, read as plain rows (the record's columns and its site's name), not ORM objects."""
+    stmt = (select(*model.__table__.columns, Site.name.label("site_name"))
+            .outerjoin(Site, model.site_id == Site.id)
+            .where(model.disaster_id == plan.disaster.id).order_by(*order, model.id))
+    with closing(session.execute(_filtered(stmt, model, plan.params))) as result:
+        for e in result:
+            yield {**_common(e), **values(e)}
+
+
+def _ticket_rows(session, plan: Plan) -> Iterator[dict[str, Any]]:
+    """Load tickets need their truck's certification: ORM objects, the site and the truck joined in."""
+    stmt = (select(LoadTicket).options(joinedload(LoadTicket.site), joinedload(LoadTicket.truck))
+            .where(LoadTicket.disaster_id == plan.disaster.id)
+            .order_by(LoadTicket.work_date, LoadTicket.ticket_number, LoadTicket.id))
+    with closing(session.scalars(_filtered(stmt, LoadTicket, plan.params))) as result:
+        for e in result:
+            yield {"_kind": "item", "empty": "", "work_date": e.work_date, "category": e.category,
+                   "site.name": e.site.name if e.site else "", "description": e.description, **_ticket(e)}
 
 
 def _material(e) -> dict[str, Any]:
@@ -242,12 +279,16 @@ def _site_rows(session, plan: Plan) -> Iterator[dict[str, Any]]:
     stmt = select(Site).where(Site.disaster_id == plan.disaster.id).order_by(Site.category, Site.name, Site.id)
     if plan.params.category:
         stmt = stmt.where(Site.category == plan.params.category)
-    for s in session.scalars(stmt.execution_options(yield_per=BATCH)):
-        yield {"_kind": "item", "empty": "", "site.category": s.category, "site.name": s.name, "site.address": s.address,
-               "site.lat": s.lat, "site.long": s.long, "site.damage_description": s.damage_description, "site.cause": s.cause,
-               "site.cost_estimate": s.cost_estimate, "site.percent_complete": s.percent_complete,
-               "site.labor_type": s.labor_type, "site.environmental_issues": s.environmental_issues,
-               "site.insured": s.insured, "site.priority": s.priority}
+    with closing(session.scalars(stmt.execution_options(yield_per=BATCH))) as result:
+        yield from (_site_row(s) for s in result)
+
+
+def _site_row(s: Site) -> dict[str, Any]:
+    return {"_kind": "item", "empty": "", "site.category": s.category, "site.name": s.name, "site.address": s.address,
+            "site.lat": s.lat, "site.long": s.long, "site.damage_description": s.damage_description, "site.cause": s.cause,
+            "site.cost_estimate": s.cost_estimate, "site.percent_complete": s.percent_complete,
+            "site.labor_type": s.labor_type, "site.environmental_issues": s.environmental_issues,
+            "site.insured": s.insured, "site.priority": s.priority}
 
 
 def rows(session, plan: Plan) -> Iterator[dict[str, Any]]:
@@ -260,7 +301,7 @@ def rows(session, plan: Plan) -> Iterator[dict[str, Any]]:
     if form == "damage_inventory":
         return _site_rows(session, plan)
     if form == "load_tickets":
-        return _record_rows(session, plan, LoadTicket, (LoadTicket.work_date, LoadTicket.ticket_number), _ticket)
+        return _ticket_rows(session, plan)
     model = ENTRY_MODELS[form]
     values = {"materials": _material, "rentals": _rental, "contracts": _contract}[form]
     return _record_rows(session, plan, model, (model.work_date,), values)
@@ -337,6 +378,11 @@ def safe_text(value: str) -> str:
 def csv_cell(value: Any, kind: str = "text") -> str:
     if value is None:
         return ""
+    exact = type(value)  # the two commonest cells first: a 50,000-row export writes over half a million
+    if exact is str:
+        return "'" + value if value.startswith(FORMULA_STARTS) else value
+    if exact is Decimal:
+        return str(costs.money(value)) if kind in ("money", "hours") else str(value)
     if isinstance(value, bool):
         return "Yes" if value else "No"
     if isinstance(value, datetime):
@@ -360,8 +406,9 @@ def write_csv(session, plan: Plan, path: Path) -> int:
             out.writerow([safe_text(label), csv_cell(value)])
         out.writerow([])
         out.writerow([safe_text(c.label) for c in profile.columns])
+        columns = [(c.source, profile.kind_of(c.source)) for c in profile.columns]
         for row in _totalled(plan, rows(session, plan)):
-            out.writerow([csv_cell(row.get(c.source), profile.kind_of(c.source)) for c in profile.columns])
+            out.writerow([csv_cell(row.get(source), kind) for source, kind in columns])
             count += 1
         for label, sums in total_rows(plan):
             cells = [csv_cell(sums.get(c.source, Decimal("0")), profile.kind_of(c.source)) if c.source in profile.totals else ""

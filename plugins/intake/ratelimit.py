@@ -11,7 +11,7 @@ import math
 from datetime import timedelta
 
 from flask import current_app, request
-from sqlalchemy import delete, func, select
+from sqlalchemy import DateTime, String, delete, func, insert, literal, select
 
 from core.extensions import db
 from core.models.base import utcnow
@@ -28,18 +28,32 @@ def client_key() -> str:
     return hashed(request.remote_addr or "unknown")
 
 
+def commit_keeping(session) -> None:
+    """Commit without expiring what the session holds (an API key, a service, a case just written): it is still
+    what the database has, and expiring it would make the rest of the request read each row back."""
+    actual = session() if callable(session) else session  # Flask-SQLAlchemy's scoped session -> this request's
+    keep = actual.expire_on_commit
+    actual.expire_on_commit = False
+    try:
+        actual.commit()
+    finally:
+        actual.expire_on_commit = keep
+
+
 def allow(bucket: str, key: str, limit: int, window: int) -> bool:
-    """Record one event and return True, or return False when ``limit`` events happened in ``window`` seconds."""
+    """Record one event and return True, or return False when ``limit`` events happened in ``window`` seconds.
+
+    One statement counts and records (``INSERT ... SELECT ... WHERE count < limit``), committed at once so that
+    the event counts even when the request fails later; on every Open311 POST, so it is kept to one round trip."""
     now = utcnow()
     since = now - timedelta(seconds=window)
-    count = db.session.scalar(
-        select(func.count()).select_from(RateEvent).where(RateEvent.bucket == bucket, RateEvent.key == key, RateEvent.created_at >= since)
-    )
-    if count >= limit:
-        return False
-    db.session.add(RateEvent(bucket=bucket, key=key, created_at=now))
-    db.session.commit()
-    return True
+    counted = (select(func.count()).select_from(RateEvent)
+               .where(RateEvent.bucket == bucket, RateEvent.key == key, RateEvent.created_at >= since).scalar_subquery())
+    row = select(literal(bucket, String), literal(key, String), literal(now, DateTime)).where(counted < limit)
+    stmt = insert(RateEvent.__table__).from_select(["bucket", "key", "created_at"], row).returning(RateEvent.__table__.c.id)
+    recorded = db.session.execute(stmt).first() is not None  # (rowcount is not reliable for INSERT ... SELECT)
+    commit_keeping(db.session)
+    return recorded
 
 
 def retry_after(bucket: str, key: str, window: int) -> int:

@@ -17,14 +17,24 @@ from __future__ import annotations
 
 from flask import current_app, url_for
 from flask_babel import force_locale, gettext
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import lazyload, load_only
 
 from core.extensions import db
 from core.i18n_content import localized
-from core.models import CLOSED_STATUSES, STATUSES, Attachment, Case, CaseEvent, ServiceType, open311_status
+from core.models import CLOSED_STATUSES, STATUSES, Attachment, Case, CaseEvent, Department, ServiceType, open311_status
 from plugins.intake.open311.formats import utc
 from plugins.intake.open311.params import answer_locale
 
+# What an answer reads of each case: its own columns only (not the reporter's words, contact or attributes), its
+# service and department by id from the session once ``_catalog`` has read them (a thousand requests would
+# otherwise join and decode the same service's JSON columns a thousand times).
+ANSWER_LOAD = (
+    load_only(Case.id, Case.reference, Case.status, Case.service_type_id, Case.department_id, Case.created_at,
+              Case.updated_at, Case.expected_at, Case.address, Case.address_id, Case.zipcode, Case.lat, Case.long,
+              Case.channel, Case.duplicate_of_id, Case.parent_id, Case.version),
+    lazyload(Case.service_type), lazyload(Case.department), lazyload(Case.tags),
+)
 NOTE_KINDS = ("public_note", "status_changed")
 HISTORY_KINDS = ("created", "public_note", "status_changed")
 MAX_PHOTOS = 20  # per request, with extensions=true
@@ -34,9 +44,20 @@ MAX_NOTES = 50  # per request: the latest ones
 def _per_case(columns, case_id, conditions, order_by, limit: int):
     """Rows of ``columns`` for each case, the first ``limit`` by ``order_by``, in one query."""
     rank = func.row_number().over(partition_by=case_id, order_by=order_by).label("rank")
+    # A page's thousand case ids go into the SQL as integers: a thousand placeholders cost more to render and
+    # parse than the query takes to run.
+    conditions = tuple(_inline_ids(c) for c in conditions)
     inner = select(*columns, rank).where(*conditions).subquery()
     stmt = select(*[c for c in inner.c if c.name != "rank"]).where(inner.c.rank <= limit).order_by(inner.c.case_id, inner.c.rank)
     return db.session.execute(stmt).all()
+
+
+def _inline_ids(condition):
+    """``column IN (:ids)`` with its (integer) ids rendered inline."""
+    right = getattr(condition, "right", None)
+    if getattr(right, "expanding", False) and all(isinstance(v, int) for v in (right.value or ())):
+        return condition.left.in_(bindparam(right.key, right.value, expanding=True, literal_execute=True))
+    return condition
 
 
 def _latest_notes(case_ids: list[int]) -> dict[int, str]:
@@ -131,13 +152,35 @@ def _note(row) -> dict:
     return {"datetime": utc(row.created_at), "summary": summary, "type": kind, "description": description}
 
 
+def _catalog(cases: list[Case]) -> list:
+    """The services and departments of ``cases``, read once: ``case.service_type`` and ``case.department`` then
+    come from the session.  Returned so that they stay referenced (the session holds its objects weakly)."""
+    service_ids = {c.service_type_id for c in cases}
+    department_ids = {c.department_id for c in cases}
+    if not service_ids:
+        return []
+    services = list(db.session.scalars(select(ServiceType).where(ServiceType.id.in_(service_ids))
+                                       .options(lazyload(ServiceType.department))))
+    departments = list(db.session.scalars(select(Department).where(Department.id.in_(department_ids | {s.department_id for s in services}))
+                                          .options(lazyload(Department.staff))))
+    return services + departments
+
+
 def _requests(cases: list[Case], extensions: bool = False) -> list[dict]:
     """The Open311 ``request`` of each case, in the order given."""
     locale = answer_locale()
+    catalog = _catalog(cases)  # noqa: F841 -- kept alive while the answer is built
     ids = [c.id for c in cases]
     notes = _latest_notes(ids)
     media = _media(ids, MAX_PHOTOS if extensions else 1)
     answer = []
+    names: dict[tuple[str, int], str] = {}  # a thousand requests share a few services and departments
+
+    def name_of(kind: str, obj) -> str:
+        if (kind, obj.id) not in names:
+            names[kind, obj.id] = localized(obj, "name", locale)
+        return names[kind, obj.id]
+
     for case in cases:
         first = media.get(case.id) or [{}]
         answer.append(
@@ -145,10 +188,10 @@ def _requests(cases: list[Case], extensions: bool = False) -> list[dict]:
                 "service_request_id": case.reference,
                 "status": open311_status(case.status),
                 "status_notes": notes.get(case.id, ""),
-                "service_name": localized(case.service_type, "name", locale),
+                "service_name": name_of("service", case.service_type),
                 "service_code": case.service_type.code,
                 "description": "",  # the reporter's own words: never published (see the module docstring)
-                "agency_responsible": localized(case.department, "name", locale),
+                "agency_responsible": name_of("department", case.department),
                 "service_notice": "",
                 "requested_datetime": utc(case.created_at),
                 "updated_datetime": utc(case.updated_at),

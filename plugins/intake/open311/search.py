@@ -28,11 +28,11 @@ from datetime import datetime, timedelta
 
 from flask_babel import gettext
 from sqlalchemy import func, select
-from sqlalchemy.orm import lazyload
+from sqlalchemy.orm import defaultload, lazyload
 
 from core.duplicates import EARTH_RADIUS_M
 from core.extensions import db
-from core.models import CLOSED_STATUSES, OPEN_STATUSES, Case, ServiceType
+from core.models import CLOSED_STATUSES, OPEN_STATUSES, Case, Department, ServiceType
 from core.models.base import utcnow
 from plugins.intake.open311.params import Open311Error, _list_param, _number_param, _param, _parse_date, _whole_param
 
@@ -58,12 +58,14 @@ class Search:
 
 
 def public_cases():
-    """Cases of public services; the tags (never shown) are not loaded."""
+    """Cases of public services; the tags and the departments' staff (never shown; both eager by default) are
+    not loaded."""
     return (
         select(Case)
         .join(ServiceType, Case.service_type_id == ServiceType.id)
         .where(ServiceType.public.is_(True))
-        .options(lazyload(Case.tags))
+        .options(lazyload(Case.tags), defaultload(Case.department).lazyload(Department.staff),
+                 defaultload(Case.service_type).defaultload(ServiceType.department).lazyload(Department.staff))
     )
 
 

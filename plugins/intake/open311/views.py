@@ -24,7 +24,7 @@ from core.extensions import db
 from core.i18n_content import localized, localized_attribute, localized_keywords
 from core.models import Case, ServiceType
 from plugins.intake.open311 import open311
-from plugins.intake.open311.answers import NOTE_KINDS, _latest_notes, _requests  # noqa: F401  (imported from here by other modules)
+from plugins.intake.open311.answers import ANSWER_LOAD, NOTE_KINDS, _latest_notes, _requests  # noqa: F401  (imported from here by other modules)
 from plugins.intake.open311.formats import FORMATS, errors, render, utc  # noqa: F401
 from plugins.intake.open311.params import (  # noqa: F401
     Open311Error,
@@ -159,7 +159,7 @@ def search_requests(fmt: str):
             problems.extend(exc.descriptions)
         if problems:
             raise Open311Error(400, *problems)
-        stmt = ordered(found.statement).offset(found.offset).limit(found.limit + 1)
+        stmt = ordered(found.statement).options(*ANSWER_LOAD).offset(found.offset).limit(found.limit + 1)
         cases = list(db.session.scalars(stmt).unique())
         headers = {}
         if len(cases) > found.limit:
@@ -175,7 +175,7 @@ def search_requests(fmt: str):
 def one_request(request_id: str, fmt: str):
     def build():
         extensions = _flag_param("extensions")
-        case = db.session.scalars(public_cases().where(Case.reference == request_id[:32])).unique().first()
+        case = db.session.scalars(public_cases().options(*ANSWER_LOAD).where(Case.reference == request_id[:32])).unique().first()
         if case is None:
             raise Open311Error(404, gettext("service_request_id: unknown request '%(id)s'", id=request_id[:32]))
         return "service_requests", _requests([case], extensions)

@@ -23,7 +23,8 @@ An unknown (or non-public, or inactive) ``service_code`` is a 404, as the spec s
   client-chosen addresses).  ``media``: a photo or PDF through ``store_attachment`` (checked by
   content, EXIF removed), public.
 - The whole POST is one transaction: any error and nothing is created (the case, its media, its
-  follower).  Success: HTTP 201 with ``service_requests`` = one ``request`` of
+  follower).  A database too busy to answer (SQLite locked, no free connection) is a 503 with
+  ``Retry-After`` (``core.errors.is_busy``), never a 500.  Success: HTTP 201 with ``service_requests`` = one ``request`` of
   ``service_request_id``, ``service_notice``, ``account_id``.
 - Batch services (``ServiceType.type == "batch"``) are validated the same way (the case is built
   and rolled back), then kept as a ``BatchSubmission`` answered with a ``token`` instead of an id
@@ -42,10 +43,12 @@ from flask import current_app, request
 from flask_babel import force_locale, gettext
 from marshmallow import ValidationError
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from core.errors import BUSY_RETRY_AFTER, busy_message, is_busy
 from core.extensions import csrf, db
 from core.formats import format_datetime
 from core.i18n_content import default_locale, localized
@@ -53,7 +56,7 @@ from core.models import Case, CaseEvent, ServiceType
 from core.models.base import utcnow
 from core.services.attachments import sniff, store_attachment
 from core.services.attributes import validate_attributes
-from core.services.cases import MAX_DESCRIPTION, Actor, CaseError, create_case, too_long
+from core.services.cases import MAX_DESCRIPTION, WITHOUT_STAFF, Actor, CaseError, create_case, too_long
 from core.validation import translate_errors
 from plugins.intake.following import follow
 from plugins.intake.models import ApiKey, BatchSubmission
@@ -61,6 +64,7 @@ from plugins.intake.open311 import open311
 from plugins.intake.open311.formats import FORMATS, errors, render
 from plugins.intake.open311.keys import RateLimited, authorized
 from plugins.intake.open311.views import Open311Error, _answer, _check, _city, _fit, answer_locale
+from plugins.intake.ratelimit import commit_keeping
 
 MAX_MEDIA_URL = 1000
 MAX_NAME_PART = 100
@@ -166,6 +170,13 @@ def keyed_answer(fmt: str, build, status: int = 201):
         except Open311Error as exc:
             db.session.rollback()
             return errors(answer_fmt, exc.status, exc.descriptions)
+        except SQLAlchemyError as exc:
+            if not is_busy(exc):
+                raise
+            db.session.rollback()  # the database is too busy: nothing was written, the client may try again
+            response = errors(answer_fmt, 503, [busy_message()])
+            response.headers["Retry-After"] = str(BUSY_RETRY_AFTER)
+            return response
         except RequestEntityTooLarge:
             db.session.rollback()
             limit = int(current_app.config.get("MAX_CONTENT_LENGTH") or 0)
@@ -252,7 +263,7 @@ def read_submission() -> Submission:
     code = form_value("service_code")
     if not code:
         raise Open311Error(400, field_error("service_code", gettext("is required")))
-    service = db.session.scalar(select(ServiceType).where(ServiceType.code == code[:64]))
+    service = db.session.scalar(select(ServiceType).where(ServiceType.code == code[:64]).options(*WITHOUT_STAFF))
     if service is None or not service.active or not service.public:
         raise Open311Error(404, gettext("service_code: unknown service '%(code)s'", code=code[:64]))
 
@@ -292,6 +303,7 @@ def read_submission() -> Submission:
 
 # ---------------------------------------------------------------- making the case
 
+
 def media_url_event(case: Case, actor: Actor, url: str, at) -> CaseEvent:
     """A media_url as the timeline keeps it (the GET side shows it); the address is never fetched."""
     return CaseEvent(case=case, kind="attachment_added", actor_id=None, actor_label=actor.label, body="", public=True,
@@ -301,7 +313,7 @@ def media_url_event(case: Case, actor: Actor, url: str, at) -> CaseEvent:
 def build_case(session: Session, sub: Submission, actor: Actor, created_at=None) -> Case:
     """create_case (not committed) plus its media_url entry; CaseError and ``sub.problems`` become one 400."""
     try:
-        case = create_case(session, **sub.fields, actor=actor, created_at=created_at, commit=False)
+        case = create_case(session, **sub.fields, actor=actor, created_at=created_at, commit=False, service_type=sub.service)
     except CaseError as exc:
         session.rollback()
         raise Open311Error(400, *(sub.problems + case_error_lines(exc.errors, sub.reported))) from None
@@ -342,7 +354,7 @@ def _create(key: ApiKey, locale: str):
             db.session.rollback()
             raise Open311Error(400, *case_error_lines(exc.errors)) from None
     else:
-        db.session.commit()
+        commit_keeping(db.session)
     announce(case, sub.email, locale)
     return "service_requests", [{"service_request_id": case.reference, "service_notice": service_notice(case, locale), "account_id": None}]
 
