@@ -448,6 +448,17 @@ class EditRefused(Exception):
 
 # ---------------------------------------------------------------- the view
 
+def case_id_or_404(pk) -> int:
+    """A case id from the URL: a whole number a BIGINT holds, or 404 (no database error either)."""
+    try:
+        case_id = int(pk)
+    except (TypeError, ValueError):
+        abort(404)
+    if not 0 < case_id < 2**63:
+        abort(404)
+    return case_id
+
+
 class CaseView(LinkToIncidentAction, CivicModelView):
     """Cases as staff work them: list and edit are FAB's; the case page and new case are our own templates."""
 
@@ -513,13 +524,7 @@ class CaseView(LinkToIncidentAction, CivicModelView):
 
     def _case_or_404(self, pk) -> Case:
         """The case if it exists and lies in the user's scope; 404 otherwise (no hint which)."""
-        try:
-            case_id = int(pk)
-        except (TypeError, ValueError):
-            abort(404)
-        if not 0 < case_id < 2**63:  # beyond BIGINT: no such case, and no database error either
-            abort(404)
-        case = self.datamodel.get(case_id, self._base_filters)
+        case = self.datamodel.get(case_id_or_404(pk), self._base_filters)
         if case is None:
             abort(404)
         return case
@@ -539,13 +544,7 @@ class CaseView(LinkToIncidentAction, CivicModelView):
         """The case page: its reads are shared with the panels (core.views.case_page), a fixed few statements."""
         from core.views.case_page import duplicate_lists, load_case
 
-        try:
-            case_id = int(pk)
-        except (TypeError, ValueError):
-            abort(404)
-        if not 0 < case_id < 2**63:  # beyond BIGINT: no such case, and no database error either
-            abort(404)
-        page = load_case(case_id, acting_user())
+        page = load_case(case_id_or_404(pk), acting_user())
         if page is None:
             abort(404)
         case = page.case
