@@ -56,10 +56,18 @@ def test_zoomed_in_the_streets_layer_sends_only_the_streets_in_the_map_box(app, 
 
 
 def test_zoomed_out_a_layer_sends_counts_per_grid_cell_and_zoomed_in_each_meter(app, session, client_for):
+    import math
+
+    from plugins.fieldservice.geo import cell_degrees
+
     tag = new_tag()
-    meters_at(session, tag, 30)
+    # The tag shifts the meters east by its own strip; put them in the middle of a zoom-11 cell, not astride an edge.
+    cell = cell_degrees(11)
+    middle = (math.floor((long_of(tag, 10.0) + 180.0) / cell) + 0.5) * cell - 180.0
+    west = 10.0 + (middle - long_of(tag, 10.0))
+    meters_at(session, tag, 30, long=west)
     client = client_for("dispatcher")
-    bbox = box(tag, 44.99, 9.99, 45.01, 10.01)
+    bbox = box(tag, 44.99, west - 0.01, 45.01, west + 0.01)
 
     far = client.get(LAYER.format(code="meters"), query_string={"bbox": bbox, "zoom": 11}).get_json()
     near = client.get(LAYER.format(code="meters"), query_string={"bbox": bbox, "zoom": 17}).get_json()
