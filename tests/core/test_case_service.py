@@ -149,7 +149,7 @@ def test_status_workflow_records_each_change_and_closing_time(session):
     assert "status" in err.value.errors
     change_status(session, case, "reopened", staff, note="Still there")
     assert case.closed_at is None
-    changes = [(e.data["old"], e.data["new"]) for e in case.events if e.kind == "status_changed"]
+    changes = [(e.data["old"], e.data["new"]) for e in sorted(case.events, key=lambda e: e.id) if e.kind == "status_changed"]
     assert changes == [("new", "in_progress"), ("in_progress", "resolved"), ("resolved", "reopened")]
 
 
