@@ -24,7 +24,7 @@ class Department(Model):
     email = Column(String(254))
     phone = Column(String(40))
     active = Column(Boolean, nullable=False, default=True)
-    staff = relationship("User", secondary=department_staff, lazy="selectin")
+    staff = relationship("User", secondary=department_staff, lazy="select")  # loaded when read: most department loads never need the staff
     # The name in the city's other languages: {"fr": {"name": "Travaux publics"}}.
     translations = Column(JSON, nullable=False, default=dict, server_default="{}")
 

@@ -26,7 +26,7 @@ from core.security import case_access, case_scope, sees_all_cases
 
 
 def _quiet_department(path):
-    """Department.staff is eager (selectin) by default: the page reads the staff it needs in one statement."""
+    """Never the whole staff of a department with it: the page reads the staff it needs in one statement."""
     return path.lazyload(Department.staff)
 
 
