@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Float, and_, case, cast, false, func, not_, or_, select, true
+from sqlalchemy import and_, case, false, func, not_, or_, select, true
 
 from core.formats import city_today, format_date
 from core.i18n_content import localized

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Float, and_, case, cast, false, func, select
+from sqlalchemy import Float, case, cast, false, func, select
 
 from core.metrics import seconds_between
 from core.models import Case, User

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import PASSWORD, csrf_token, login
+from tests.conftest import PASSWORD, csrf_token
 from tests.smtp import parts, smtp, smtp_server  # noqa: F401  (fixtures)
 
 TAG = "report-story"
@@ -39,7 +39,7 @@ def story(app):
     """Debris cases in two zones (closed after known times), one too old for the period, one of another
     service, one of Utilities; a supervisor of Public Works who builds reports."""
     from core.extensions import db
-    from core.models import Case, Department
+    from core.models import Department
     from core.services.cases import SYSTEM, change_status, create_case
     from core.services.users import create_user
 
@@ -269,7 +269,6 @@ def test_send_moments_follow_the_city_clock_and_the_weekly_day():
     """Daily at 7:00 Palm Coast time (EST in winter = 12:00 UTC), weekly on Mondays."""
     from core.reports.schedule import latest_moments
 
-    from core import create_app  # noqa: F401  (the zone comes from the app's config)
     from tests.conftest import DEMO_CONFIG, build_app
 
     app = build_app("sqlite://", DEMO_CONFIG)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-import sqlalchemy as sa
 
 from tests.conftest import PASSWORD, csrf_token, login
 from tests.reports import by_label, every_combination, report, tag, user

@@ -51,8 +51,8 @@ def articles(app):
         topic = Topic(code=f"roads-{t}", name=f"Roads {t}", translations={"fr": {"name": f"Routes {t}"}})
         s.add(topic)
         s.flush()
-        potholes = publish(s, f"potholes-{t}", {"en": {"title": f"Potholes: what we fix {t}", "summary": "Holes in city streets."},
-                                                "fr": {"title": f"Nids-de-poule : ce que nous réparons {t}"}}, topic, "PW")
+        publish(s, f"potholes-{t}", {"en": {"title": f"Potholes: what we fix {t}", "summary": "Holes in city streets."},
+                                     "fr": {"title": f"Nids-de-poule : ce que nous réparons {t}"}}, topic, "PW")
         bills = publish(s, f"water-bills-{t}", {"en": {"title": f"Water bill due dates {t}", "summary": "The 15th of each month."}},
                         topic, "UTIL")
         case_id = create_case(s, service_code="POTHOLE", attributes={"SIZE": "small"}, description="Question about my bill").id
