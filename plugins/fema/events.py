@@ -105,13 +105,6 @@ def _add_tag(session, case, tag: str) -> None:
         set_tags(session, case, names + [tag], SYSTEM)  # its own transaction: the case itself is already committed
 
 
-def tag_new_case(session, case):
-    """During an active event a new case gets the event's tag (``case_created`` runs after the case's commit)."""
-    event = active_event(session)
-    if event is not None and case is not None:
-        _add_tag(session, case, event.tag)
-
-
 def tag_new_task(session, task, changes):
     """A new work order during an active event: its case gets the event's tag too."""
     created = "title" in (changes or {}) and changes["title"][0] is None
@@ -180,4 +173,4 @@ def blueprints():
 
 
 __all__ = ["PAPPG_EDITIONS", "NUMBER", "pappg_edition", "event_tag", "active_event", "find_event", "activate", "deactivate",
-           "tag_new_case", "tag_new_task", "banner_html", "blueprints"]
+           "tag_new_task", "banner_html", "blueprints"]

@@ -72,15 +72,6 @@ def register_commands():
 
 
 @hookimpl
-def case_created(case):
-    """During an active event every new case is tagged with it."""
-    from core.extensions import db
-    from plugins.fema import events
-
-    events.tag_new_case(db.session, case)
-
-
-@hookimpl
 def task_changed(task, changes):
     from core.extensions import db
     from plugins.fema import events

@@ -3,7 +3,7 @@ notices and the counters behind its rate limits."""
 from __future__ import annotations
 
 from flask_appbuilder import Model
-from sqlalchemy import JSON, Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import relationship
 
 from core.models.base import BigId, utcnow
@@ -112,6 +112,17 @@ class RateEvent(Model):
     created_at = Column(DateTime, nullable=False, default=utcnow)
 
     __table_args__ = (Index("ix_intake_rate_event_lookup", "bucket", "key", "created_at"),)
+
+
+class RateCounter(Model):
+    """Requests of one key in one window-long slot (``slot`` = seconds since the epoch // window): the API keys'
+    limits, counted with one upsert per request whatever the rate (``RateEvent`` rows would be counted one by one)."""
+
+    __tablename__ = "intake_rate_counter"
+    bucket = Column(String(30), primary_key=True)
+    key = Column(String(128), primary_key=True)
+    slot = Column(BigInteger, primary_key=True)
+    count = Column(Integer, nullable=False, default=0)
 
 
 class Escalation(Model):

@@ -5,8 +5,9 @@
 - A client sends it as the form field ``api_key`` (what FixMyStreet does), the query parameter
   ``api_key``, or ``Authorization: Bearer <key>``.  Missing, unknown or revoked: HTTP 403.
 - Each key may make ``rate_limit`` requests a minute (its own, else ``[intake] open311_rate_limit``,
-  default 120), counted in the database (``plugins.intake.ratelimit``, bucket ``open311``, key = the
-  key's id) so the limit holds across processes.  Over it: HTTP 429 with ``Retry-After`` (seconds).
+  default 120), counted in the database (``plugins.intake.ratelimit.allow_counted``: a counter per minute,
+  the previous minute weighted by its share still in the last 60 s; bucket ``open311``, key = the key's id)
+  so the limit holds across processes.  Over it: HTTP 429 with ``Retry-After`` (seconds).
 - ``last_used_at`` is written at most once a minute per key (no write on every request).
 """
 from __future__ import annotations
@@ -26,7 +27,7 @@ from core.extensions import db
 from core.models.base import utcnow
 from plugins.intake.models import ApiKey
 from plugins.intake.open311.views import Open311Error
-from plugins.intake.ratelimit import allow, retry_after
+from plugins.intake.ratelimit import allow_counted, retry_after_counted
 
 KEY_BYTES = 32
 PREFIX_LENGTH = 8
@@ -146,8 +147,8 @@ def limit_of(key: ApiKey) -> int:
 def count_request(key: ApiKey) -> None:
     """Count one request of ``key``; over its limit, RateLimited (429).  Also keeps ``last_used_at`` fresh."""
     limit = limit_of(key)
-    if not allow(RATE_BUCKET, str(key.id), limit, RATE_WINDOW):
-        wait = retry_after(RATE_BUCKET, str(key.id), RATE_WINDOW)
+    if not allow_counted(RATE_BUCKET, str(key.id), limit, RATE_WINDOW):
+        wait = retry_after_counted(RATE_BUCKET, str(key.id), limit, RATE_WINDOW)
         raise RateLimited(wait, gettext("api_key: more than %(limit)d requests in a minute; try again in %(seconds)d seconds",
                                         limit=limit, seconds=wait))
     now = utcnow()
