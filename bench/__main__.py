@@ -76,7 +76,9 @@ class Engine:
         return json.loads(self.run(sys.executable, "-m", "bench.prepare", *args).stdout.strip().splitlines()[-1])
 
     def server(self, target: str, ready: str = "/") -> Server:
-        return Server(target, self.env, log=self.log, cwd=str(self.code), ready_path=ready)
+        # The app is served as production serves it: with its gunicorn settings (load shedding) when the checkout has them.
+        config = "python:core.gunicorn_conf" if target.startswith("core.") and (self.code / "core" / "gunicorn_conf.py").exists() else None
+        return Server(target, self.env, log=self.log, cwd=str(self.code), ready_path=ready, config=config)
 
 
 def postgres_answers(url: str) -> str | None:

@@ -28,8 +28,9 @@ class Server:
     """``with Server("core.wsgi:app", env) as server:`` -- ``server.port`` answers once the block starts."""
 
     def __init__(self, target: str, env: dict[str, str] | None = None, log: Path | None = None, workers: int = WORKERS,
-                 timeout: int = 120, ready_path: str = "/", cwd: str | None = None):
+                 timeout: int = 120, ready_path: str = "/", cwd: str | None = None, config: str | None = None):
         self.target = target
+        self.config = config  # a gunicorn config (``python:core.gunicorn_conf`` for the app: its load shedding)
         self.env = {**os.environ, **(env or {})}
         self.log = log
         self.workers = workers
@@ -42,7 +43,7 @@ class Server:
     def command(self) -> list[str]:
         return [sys.executable, "-m", "gunicorn", self.target, "--bind", f"127.0.0.1:{self.port}",
                 "--workers", str(self.workers), "--worker-class", "sync", "--timeout", str(self.timeout),
-                "--graceful-timeout", "5", "--log-level", "warning"]
+                "--graceful-timeout", "5", "--log-level", "warning"] + (["--config", self.config] if self.config else [])
 
     def start(self, wait: float = 90.0) -> "Server":
         self.port = free_port()

@@ -230,9 +230,10 @@ def create_app(config_path: str | os.PathLike | None = None, settings: dict[str,
             appbuilder.add_api(api)
         for blueprint in pm.flatten("register_blueprints"):
             app.register_blueprint(blueprint)
-        from core import errors, formats
+        from core import admission, errors, formats
 
         errors.init_app(app)
+        admission.init_app(app)  # above capacity: 503 at once (core.admission), before anything else of a request
         formats.init_app(app)
         pm.hook.startup(app=app)
     return app

@@ -15,6 +15,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
+from core.admission import Overloaded
+
 log = logging.getLogger(__name__)
 
 BUSY_RETRY_AFTER = 5  # seconds: what a client is told to wait when the database is busy
@@ -72,6 +74,13 @@ def init_app(app: Flask) -> None:
         if request.path.startswith("/api/"):
             return jsonify(message=exc.description), exc.code
         return exc
+
+    @app.errorhandler(Overloaded)
+    def overloaded(exc: Overloaded):  # core.admission: too many connections waiting; the request has not started
+        response = jsonify(message=busy_message()) if _wants_json() else make_response(busy_message(), {"Content-Type": "text/plain; charset=utf-8"})
+        response.status_code = 503
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
