@@ -120,6 +120,9 @@ def text_search_clause(session, text: str | None):
     matches = sa.text("case_fts MATCH :case_fts_match").bindparams(case_fts_match=match)
     if _fts_matches_few(session, match):
         return Case.id.in_(select(_FTS.c.rowid).where(matches))
+    if g.get("case_fts_join"):  # a count (CaseInterface.capped_count) walks the index's matches and joins the cases
+        g.case_fts_joined = match
+        return sa.true()
     # SQLite would first list every match of an IN (a million for a common word): check the cases in the
     # list's own order instead, one index probe each, and stop at the page.
     return sa.exists(select(_FTS.c.rowid).where(matches, _FTS.c.rowid == Case.id))
@@ -240,7 +243,18 @@ class CaseInterface(SQLAInterface):
         return RelatedChoices(self.get_related_model(col_name))
 
     def capped_count(self, filters, limit: int) -> int:
-        ids = self.apply_filters(self.session.query(Case.id), filters).limit(limit).subquery()
+        """How many cases match, counting no further than ``limit``.  On SQLite a search for common words counts
+        by walking the full-text index's matches and joining each case (a case read by its key), not by probing
+        the index once per case: the probes cost ~60 µs each, the walk a few µs."""
+        g.case_fts_join = True
+        try:
+            found = self.apply_filters(self.session.query(Case.id), filters)
+        finally:
+            g.pop("case_fts_join", None)
+            match = g.pop("case_fts_joined", None)
+        if match is not None:
+            found = found.join(_FTS, _FTS.c.rowid == Case.id).filter(sa.text("case_fts MATCH :case_fts_count").bindparams(case_fts_count=match))
+        ids = found.limit(limit).subquery()
         return self.session.scalar(select(sa.func.count()).select_from(ids))
 
     def page_ids(self, filters, order_column: str, order_direction: str, page, page_size, small: bool):
