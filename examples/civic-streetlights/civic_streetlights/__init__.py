@@ -1,0 +1,1 @@
+"""civic-streetlights: a register of streetlight poles and the nearest pole on streetlight cases."""
