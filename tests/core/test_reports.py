@@ -135,11 +135,11 @@ def test_a_manager_builds_storm_debris_by_zone_saves_exports_and_gets_it_the_nex
     r = manager.post(f"/reports/{report_id}/subscribe", data={"frequency": "daily", "csrf_token": csrf_token(page)})
     assert r.status_code == 302
     with app.app_context():
-        from core.formats import city_today
-
-        tomorrow = city_today() + timedelta(days=1)
-        before = datetime.combine(tomorrow, time(6, 50), tzinfo=TZ).astimezone(timezone.utc).replace(tzinfo=None)
-        morning = datetime.combine(tomorrow, time(7, 5), tzinfo=TZ).astimezone(timezone.utc).replace(tzinfo=None)
+        # The first 7:00 after the subscription: this morning's when subscribed before 7:00, else tomorrow's.
+        local_now = datetime.now(TZ)
+        first_day = local_now.date() + timedelta(days=0 if local_now.time() < time(7) else 1)
+        before = datetime.combine(first_day, time(6, 50), tzinfo=TZ).astimezone(timezone.utc).replace(tzinfo=None)
+        morning = datetime.combine(first_day, time(7, 5), tzinfo=TZ).astimezone(timezone.utc).replace(tzinfo=None)
         assert send_due(db.session, before).sent == []
         assert send_due(db.session, morning).sent == ["Storm debris by zone -> report_sup"]
         assert send_due(db.session, morning + timedelta(minutes=30)).sent == []  # once a day

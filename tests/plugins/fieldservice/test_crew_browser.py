@@ -77,7 +77,16 @@ def test_crew_checks_off_streets_on_a_phone_online_and_offline(app, live_server,
         wait_until(lambda: checks_by(app, sweep_id, user_id) == ["clear"])
         page.wait_for_function("document.getElementById('queue-status').className === 'pill'")
 
+        # The service worker keeps the page and its list for offline use (the first visit's list too).
+        kept = """async () => {
+            const urls = (await (await caches.open("civic-crew-v1")).keys()).map(r => r.url);
+            return urls.some(u => u.includes("/crew/api/sweep/")) && urls.some(u => u.endsWith("/fieldservice/crew/"));
+        }"""
+        wait_until(lambda: page.evaluate(kept), seconds=45)  # at the latest with the list's next refresh (30 s)
+        # Offline: the browser says so (navigator.onLine), and every request to the server fails -- the page's and
+        # the service worker's alike (Chromium's offline emulation may let a service worker's fetches through).
         context.set_offline(True)
+        context.route(f"{live_server}/**", lambda route: route.abort("internetdisconnected"))
         page.wait_for_function("navigator.onLine === false")
         second = page.locator(".segment").nth(1)
         second.locator("button[data-status=debris]").click()
@@ -92,6 +101,7 @@ def test_crew_checks_off_streets_on_a_phone_online_and_offline(app, live_server,
         assert "(1)" in page.inner_text("#queue-status")
         assert checks_by(app, sweep_id, user_id) == ["clear"]
 
+        context.unroute(f"{live_server}/**")
         context.set_offline(False)
         page.wait_for_function("document.getElementById('queue-status').className === 'pill'", timeout=30000)
         assert page.locator(".segment .pending").count() == 0

@@ -249,7 +249,17 @@
       document.getElementById("progress").textContent = fmt(T.checked_of, { checked: p.checked, total: p.total, percent: p.percent_checked });
       if (note) note.textContent = state.position ? "" : T.no_position;
       renderList();
+      keepOffline([url]);
     }).catch(function () { if (note) note.textContent = T.offline_list; });
+  }
+
+  // A list fetched before the service worker controlled the page (the first visit) did not pass through it:
+  // ask it to keep a copy, so that the page opens with its list without a connection from now on.
+  function keepOffline(urls) {
+    if (!("serviceWorker" in navigator) || navigator.serviceWorker.controller || !config.sw_url) return;
+    navigator.serviceWorker.ready.then(function (registration) {
+      if (registration.active) registration.active.postMessage({ keep: urls });
+    }).catch(function () { /* the page still works online */ });
   }
 
   function connection() {
