@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8080
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install bench clean test-services
+.PHONY: run test install bench soak clean test-services
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -72,6 +72,21 @@ BENCH_SECONDS ?= 10
 BENCH_ENGINE ?= both
 bench: $(STAMP)
 	$(BIN)/python -m bench --cases $(BENCH_CASES) --seconds $(BENCH_SECONDS) --engine $(BENCH_ENGINE) $(BENCH_ARGS)
+
+# A bounded soak (issue 12): 10 minutes of mixed load on gunicorn (portal reports, staff list and notes, Open311 POST
+# and GET, the EOC map) against the demo city in var/soak/; exits 1 on any 5xx or workers' memory growth over 20%.
+# SOAK_SECONDS (600), SOAK_ENGINE=sqlite|postgresql.  Not part of `make test`.
+SOAK_SECONDS ?= 600
+SOAK_ENGINE ?= sqlite
+soak: $(STAMP)
+	SOAK_SECONDS=$(SOAK_SECONDS) SOAK_ENGINE=$(SOAK_ENGINE) $(BIN)/python -m bench.soak
+
+# PNGs of the main screens in English and French (docs/screenshots/, shown in docs/staff-guide.md): the demo city in a
+# temporary folder, Debian's Chromium through the screens.  SCREENSHOTS_ARGS="--only eoc" for one screen.  Not part of
+# `make test`; run it again when a screen changes and keep the PNGs in git.
+.PHONY: screenshots
+screenshots: $(STAMP) test-services
+	$(BIN)/python -m tests.screenshots $(SCREENSHOTS_ARGS)
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

@@ -3,15 +3,15 @@
 Behind gunicorn's sync workers (``core/gunicorn_conf.py``), the requests a busy server has not started yet wait
 in the listening socket's accept queue, which the application never sees: above capacity every client waits
 longer and longer, then times out.  Linux reports that queue's length (``TCP_INFO`` on a listening socket:
-``tcpi_unacked``), so each worker can look before it starts a request: when more than ``CIVIC_MAX_WAITING``
-connections (default 32) are waiting, only that share of the requests is served (32 of every 64 when 64 wait,
+``tcpi_unacked``), so each worker can look before it starts a request: when more than ``[server] max_waiting``
+connections (default 32; ``CIVIC_MAX_WAITING`` in the environment wins) are waiting, only that share of the requests is served (32 of every 64 when 64 wait,
 spread evenly) and the others get ``503 Service Unavailable`` with ``Retry-After`` straight away -- no database
 work, no 500.  The servers keep working at full capacity on the requests they take, the rest learn at once
 to come back later, and the wait of a served request stays near what ``CIVIC_MAX_WAITING`` connections take.
 ``/health`` is never refused: a load balancer asks it how the node is.
 
 Off where there is nothing to look at (the development server, the tests' client, another OS) or with
-``CIVIC_MAX_WAITING=0``.  Set it to about the number of requests the servers finish in the longest wait you
+``max_waiting = 0``.  Set it to about the number of requests the servers finish in the longest wait you
 accept: 32 waiting at ~200 requests/s is ~160 ms.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ import socket
 import struct
 import time
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from werkzeug.exceptions import ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -50,8 +50,9 @@ def listen_on(sockets: list[socket.socket]) -> None:
 
 
 def max_waiting() -> int:
+    """``CIVIC_MAX_WAITING`` from the environment, else the city config's ``[server] max_waiting``."""
     try:
-        return max(0, int(os.environ.get("CIVIC_MAX_WAITING", DEFAULT_MAX_WAITING)))
+        return max(0, int(os.environ.get("CIVIC_MAX_WAITING") or current_app.config.get("CIVIC_MAX_WAITING", DEFAULT_MAX_WAITING)))
     except ValueError:
         return DEFAULT_MAX_WAITING
 

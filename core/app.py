@@ -55,10 +55,12 @@ def _secret_key(directory: Path) -> str:
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record):
-    """SQLite: write-ahead log (readers never block the writer) and real foreign keys."""
+    """SQLite: write-ahead log (readers never block the writer), durable commits and real foreign keys."""
     if type(dbapi_connection).__module__ == "sqlite3":
         cur = dbapi_connection.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
+        # FULL: a commit is on disk before it is acknowledged (NORMAL, in WAL, may lose the last ones on power loss).
+        cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
@@ -142,12 +144,68 @@ def _mail_settings(config: CityConfig) -> dict[str, Any]:
     }
 
 
+def _flag(name: str, default: bool) -> bool:
+    value = (os.environ.get(name) or "").strip().lower()
+    if not value:
+        return default
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError([f"{name}: must be true or false, not {value!r}"])
+
+
+def _security_settings() -> dict[str, Any]:
+    """Sessions, cookies, sign-in limits and passwords (docs/security.md).  ``CIVIC_ENV=production`` turns on
+    the production checks (``core.security.production_problems``) and secure cookies by default."""
+    from datetime import timedelta
+
+    from core.security import check_password_complexity
+
+    env = (os.environ.get("CIVIC_ENV") or "development").strip().lower()
+    if env not in ("production", "development"):
+        raise ConfigError([f"CIVIC_ENV: must be production or development, not {env!r}"])
+    https = _flag("CIVIC_HTTPS", env == "production")  # served over HTTPS (also behind a TLS proxy): Secure cookies
+    hours_text = (os.environ.get("CIVIC_SESSION_HOURS") or "8").strip()
+    try:
+        hours = float(hours_text)
+    except ValueError:
+        hours = 0
+    if not 0 < hours <= 24 * 31:
+        raise ConfigError([f"CIVIC_SESSION_HOURS: must be a number of hours (e.g. 8), not {hours_text!r}"])
+    lifetime = timedelta(hours=hours)
+    return {
+        "CIVIC_PRODUCTION": env == "production",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": https,
+        "PREFERRED_URL_SCHEME": "https" if https else "http",
+        # A session cookie older than this (since the session last changed: signing in, most page views) is refused.
+        "PERMANENT_SESSION_LIFETIME": lifetime,
+        "REMEMBER_COOKIE_DURATION": lifetime,
+        "JWT_REFRESH_TOKEN_EXPIRES": lifetime,  # REST API: access tokens last 15 minutes, refresh tokens a session
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": https,
+        # Sign-in attempts per client address (staff /login/ and the REST API's JWT sign-in).  The counts are kept
+        # in each process's memory unless CIVIC_RATELIMIT_STORAGE_URI names a shared store (redis://host:6379).
+        "RATELIMIT_ENABLED": True,
+        "AUTH_RATE_LIMITED": True,
+        "AUTH_RATE_LIMIT": os.environ.get("CIVIC_LOGIN_RATE_LIMIT") or "10 per minute;50 per hour",
+        "RATELIMIT_STORAGE_URI": os.environ.get("CIVIC_RATELIMIT_STORAGE_URI") or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "FAB_PASSWORD_COMPLEXITY_ENABLED": True,
+        "FAB_PASSWORD_COMPLEXITY_VALIDATOR": check_password_complexity,
+    }
+
+
 def _flask_settings(config: CityConfig, pm: CivicPluginManager, directory: Path) -> dict[str, Any]:
     translations = [str(PACKAGE_DIR / "translations")] + [str(d) for d in pm.flatten("translation_directories")]
     return {
         "SECRET_KEY": _secret_key(directory),
         "SQLALCHEMY_DATABASE_URI": os.environ.get("CIVIC_DATABASE_URL") or f"sqlite:///{directory / 'civic.db'}",
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # hide_parameters: a database error (logged) never prints the values of a statement (a resident's e-mail...).
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         "APP_NAME": config.city["name"],
         "APP_THEME": "",
         "AUTH_TYPE": 1,  # AUTH_DB
@@ -172,13 +230,13 @@ def _flask_settings(config: CityConfig, pm: CivicPluginManager, directory: Path)
         "CIVIC_CURRENCY": "USD",  # core.formats; the i18n plugin sets it from its config
         "CIVIC_FORMAT_LOCALES": {},  # language -> Babel locale for formats (the i18n plugin: fr -> fr_CA)
         "CIVIC_UPLOAD_DIR": str(directory / "uploads"),
+        "CIVIC_MAX_WAITING": config.server["max_waiting"],  # core.admission (CIVIC_MAX_WAITING in the environment wins)
         "CIVIC_UPLOAD_MAX_BYTES": 10 * 1024 * 1024,
+        "CIVIC_UPLOAD_MAX_PER_CASE": 50,  # files on one case, whatever the channel (core.services.attachments)
         "MAX_CONTENT_LENGTH": 30 * 1024 * 1024,
         "WTF_CSRF_ENABLED": True,
         "WTF_CSRF_TIME_LIMIT": None,
-        "SESSION_COOKIE_HTTPONLY": True,
-        "SESSION_COOKIE_SAMESITE": "Lax",
-        "RATELIMIT_ENABLED": False,
+        **_security_settings(),
         **_mail_settings(config),
     }
 
@@ -215,16 +273,33 @@ def create_app(config_path: str | os.PathLike | None = None, settings: dict[str,
     app.config.update(_flask_settings(config, pm, directory))
     app.config.update(settings or {})
     app.extensions["civic"] = CivicState(config, pm, directory, plugin_config)
+    if app.config["CIVIC_PRODUCTION"]:
+        from core.security import production_problems
+
+        problems = production_problems(app.config, directory)
+        if problems:
+            raise ConfigError(problems)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"], "connect_args": {"timeout": 30}}
 
     db.init_app(app)
     csrf.init_app(app)
+    from core.security import HeadAsGet
+
+    app.wsgi_app = HeadAsGet(app.wsgi_app)  # a HEAD must never act (see HeadAsGet)
+    from core import audit
+
+    audit.install()  # the admin audit log: every change to the set-up is recorded at flush
     with app.app_context():
         from core.security import security_manager_class
 
         appbuilder = AppBuilder(indexview=_index_view(), base_template="civic/base.html", security_manager_class=security_manager_class())
         appbuilder.init_app(app, db.session)
+        _limit_api_sign_in(app, appbuilder)
+        _check_api_sign_in(app)
+        from core.security import install_request_guards
+
+        install_request_guards(app)
         _register_views(appbuilder, pm.flatten("register_views"), config)
         for api in pm.flatten("register_apis"):
             appbuilder.add_api(api)
@@ -234,9 +309,36 @@ def create_app(config_path: str | os.PathLike | None = None, settings: dict[str,
 
         errors.init_app(app)
         admission.init_app(app)  # above capacity: 503 at once (core.admission), before anything else of a request
+        from core.privacy import hide_personal_data_in_logs
+
+        hide_personal_data_in_logs()
+        from core.views import health
+
+        health.init_app(app)  # /health for load balancers: no login, no CSRF
         formats.init_app(app)
         pm.hook.startup(app=app)
+    if config.server["proxies"]:  # behind a TLS terminator / load balancer: the client's address and scheme (outermost)
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = config.server["proxies"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     return app
+
+
+def _limit_api_sign_in(app: Flask, appbuilder: AppBuilder) -> None:
+    """The REST API's JWT sign-in gets the same limit as the sign-in page (FAB limits only the page)."""
+    sm = appbuilder.sm
+    blueprint = app.blueprints.get("SecurityApi")
+    if sm.is_auth_limited and blueprint is not None:
+        sm.limiter.limit(sm.auth_rate_limit, methods=["POST"])(blueprint)
+
+
+def _check_api_sign_in(app: Flask) -> None:
+    """The REST API's JWT sign-in answers a body without ``provider`` with a 400, not FAB's 500."""
+    from core.api.base import require_sign_in_provider
+
+    if "SecurityApi" in app.blueprints:  # registered already: its request hooks are the app's, by blueprint name
+        app.before_request_funcs.setdefault("SecurityApi", []).append(require_sign_in_provider)
 
 
 def _index_view():

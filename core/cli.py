@@ -126,6 +126,23 @@ def config_check(path):
     )
 
 
+@config.command("reference", with_appcontext=False)  # needs neither a valid $CIVIC_CONFIG nor a database
+@click.option("--strict", is_flag=True, help="Exit with status 2 when a key has no meaning or a documented key does not exist.")
+def config_reference(strict):
+    """Print every config key (type, default, allowed values, meaning) as Markdown: docs/config-reference.md."""
+    from core.config import CONFIG_DIR
+    from core.config_reference import doc_problems, load_installed_plugins, reference_markdown
+
+    modules, failures = load_installed_plugins()
+    click.echo(reference_markdown(modules), nl=False)
+    # Problems go to stderr, so `civic config reference > docs/config-reference.md` still writes a clean file.
+    problems = failures + doc_problems(modules, load_city_config(CONFIG_DIR / "default.toml"))
+    for line in problems:
+        click.echo(f"config reference: {line}", err=True)
+    if strict and problems:
+        sys.exit(2)
+
+
 @config.command("sync")
 def config_sync():
     """Load departments and services from the config (upsert by code; never deletes)."""
@@ -245,6 +262,43 @@ def reports_send():
 
 
 @cli.group()
+def privacy():
+    """Retention of residents' personal data (see docs/privacy.md)."""
+
+
+@privacy.command("anonymise")
+@click.option("--dry-run", is_flag=True, help="Print what would change and change nothing.")
+def privacy_anonymise(dry_run):
+    """Anonymise accounts inactive for [privacy] inactive_resident_days and the contact details of anonymous
+    reporters' cases closed for [privacy] case_contact_days; no case is deleted.  Safe to repeat (cron: daily)."""
+    from core.extensions import db as database
+    from core.privacy import run_retention
+
+    app = _app()
+    rules = app.extensions["civic"].config.privacy
+    report = run_retention(database.session, dry_run=dry_run, **rules)
+    with cli_language():
+        if dry_run:
+            click.echo(gettext("dry run: nothing was changed"))
+            click.echo(gettext("accounts to anonymise (inactive for %(days)d days): %(count)d, with %(cases)d cases",
+                               days=rules["inactive_resident_days"], count=len(report.accounts), cases=report.account_cases))
+            for account_id in report.accounts[:20]:
+                click.echo("  " + gettext("account #%(id)d", id=account_id))
+            click.echo(gettext("closed cases whose contact details would be cleared (closed over %(days)d days ago, no account): %(count)d",
+                               days=rules["case_contact_days"], count=len(report.cases)))
+            for reference in report.cases[:20]:
+                click.echo(f"  {reference}")
+            click.echo(gettext("other records whose contact details would be cleared (phone calls...): %(count)d", count=report.other_records))
+        else:
+            click.echo(gettext("accounts anonymised: %(count)d (their cases: %(cases)d); closed cases whose contact details were cleared: %(closed)d",
+                               count=len(report.accounts), cases=report.account_cases, closed=len(report.cases)))
+            click.echo(gettext("other records whose contact details were cleared (phone calls...): %(count)d", count=report.other_records))
+        if report.skipped_staff:
+            click.echo(gettext("left alone: %(count)d inactive accounts whose login is a staff login (remove the staff roles first)",
+                               count=report.skipped_staff))
+
+
+@cli.group()
 def notify():
     """Deliver the notifications waiting in the outbox."""
 
@@ -281,6 +335,38 @@ def delivery_line(report) -> str:
                    sent=report.sent, retrying=report.retrying, failed=report.failed)
 
 
+@cli.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Replace FILE when it exists.")
+def backup(file, force):
+    """Write the whole database (core and plugins) to FILE, while the server runs (see docs/operations.md)."""
+    from core.backup import BackupError, backup as write_backup
+
+    with cli_language():
+        try:
+            done = write_backup(_app().config["SQLALCHEMY_DATABASE_URI"], file, force=force)
+        except BackupError as exc:
+            raise click.ClickException(str(exc))
+        click.echo(gettext("backup: %(cases)d cases of %(database)s written to %(file)s (%(size).1f MB)",
+                           cases=done.cases, database=done.database, file=done.path, size=done.size / 1e6))
+
+
+@cli.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Replace the database when it is not empty.")
+def restore(file, force):
+    """Load a backup made by `civic backup` into the database, which must be empty unless --force."""
+    from core.backup import BackupError, restore as load_backup
+
+    with cli_language():
+        try:
+            done = load_backup(_app().config["SQLALCHEMY_DATABASE_URI"], file, force=force)
+        except BackupError as exc:
+            raise click.ClickException(str(exc))
+        click.echo(gettext("restore: %(cases)d cases from %(file)s restored into %(database)s",
+                           cases=done.cases, file=done.path, database=done.database))
+
+
 @cli.command("plugins")
 def plugins():
     """List installed plugins: version, enabled or not, requires, hooks implemented."""
@@ -303,18 +389,33 @@ def plugins():
 @cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int, envvar="PORT")
-def serve(host, port):
-    """Serve the app (Werkzeug's threaded server: fine for a demo, put a WSGI server in front for production)."""
-    from werkzeug.serving import run_simple
-
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Worker processes (default: [server] workers).")
+@click.option("--dev", is_flag=True, help="Werkzeug's development server, one process (no gunicorn).")
+def serve(host, port, workers, dev):
+    """Serve the app: gunicorn with the [server] settings of the city config (``--dev``: Werkzeug's server)."""
     app = _app()._get_current_object()
+    server = app.extensions["civic"].config.server
     with cli_language():
         url = f"http://{host}:{port}/"
         click.echo(gettext("Civic Connect for %(city)s: %(url)s  (staff sign-in: %(url)slogin/)", city=app.config["APP_NAME"], url=url))
         for line in _login_hints(app):
             click.echo(f"  {line}")
-    # Not app.run(): Flask ignores it inside a `flask`-style CLI command.
-    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+        if not dev:
+            click.echo(gettext("%(workers)d worker processes (gunicorn); stop with Ctrl-C.", workers=workers or server["workers"]))
+    if dev:
+        from werkzeug.serving import run_simple
+
+        from core.privacy import AccessLogWithoutAddress
+
+        # Not app.run(): Flask ignores it inside a `flask`-style CLI command.
+        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False, request_handler=AccessLogWithoutAddress)
+        return
+    from core.extensions import db as database
+    from core.server import run
+
+    with app.app_context():
+        database.engine.dispose()  # the workers open their own connections; none is carried across the fork
+    run(host, port, server, workers)
 
 
 def _login_hints(app) -> list[str]:

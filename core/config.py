@@ -76,24 +76,34 @@ class Localized(fields.Field):
             raise ValidationError(errors)
         return out
 
-def _locale_texts(max_length: int | None = None) -> fields.Dict:
+def _locale_texts(max_length: int | None = None, **kwargs: Any) -> fields.Dict:
     """The stored form of an attribute text's translations, also accepted as input: ``description_i18n = { fr = "..." }``."""
     return fields.Dict(
         keys=fields.String(validate=validate.Regexp(LOCALE_PATTERN, error="not a locale code such as en, fr or fr_CA")),
         values=fields.String(validate=validate.Length(min=1, max=max_length)),
+        **kwargs,
     )
 
 class CitySchema(_Strict):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    jurisdiction_id = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    timezone = fields.String(load_default="UTC")
-    default_locale = fields.String(load_default="en", validate=validate.Regexp(r"^[a-z]{2}(_[A-Z]{2})?$"))
-    locales = fields.List(fields.String(), load_default=lambda: ["en"])
-    case_prefix = fields.String(load_default="CASE", validate=validate.Regexp(r"^[A-Z]{1,8}$", error="must be 1-8 capital letters"))
-    center = fields.List(fields.Float(), load_default=None, validate=validate.Length(equal=2))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200),
+        metadata={"doc": "The city's name as residents and staff see it: page titles, e-mails, exports."})
+    jurisdiction_id = fields.String(required=True, validate=validate.Length(min=1, max=100),
+        metadata={"doc": "The Open311 jurisdiction id of the city (usually its web domain, such as palmcoast.gov); apps that send another one get a 404."})
+    timezone = fields.String(load_default="UTC",
+        metadata={"doc": "The city's IANA time zone (such as America/New_York): dates shown, SLA business hours and report send times use it."})
+    default_locale = fields.String(load_default="en", validate=validate.Regexp(r"^[a-z]{2}(_[A-Z]{2})?$"),
+        metadata={"doc": "The language every text is written in first and the fallback for a missing translation (en, fr, fr_CA...); must be one of locales."})
+    locales = fields.List(fields.String(), load_default=lambda: ["en"],
+        metadata={"doc": "The languages the city offers residents and staff (such as [\"en\", \"fr\"]); texts may then be given per language."})
+    case_prefix = fields.String(load_default="CASE", validate=validate.Regexp(r"^[A-Z]{1,8}$", error="must be 1-8 capital letters"),
+        metadata={"doc": "The first part of every case number: CASE gives CASE-2026-000123."})
+    center = fields.List(fields.Float(), load_default=None, validate=validate.Length(equal=2),
+        metadata={"doc": "Latitude and longitude the maps open on, such as [29.58, -81.21]; set it when maps are used (unset: they open on 0, 0)."})
     # Possible duplicates: a new case of the same service this close to, and this soon after, an open case.
-    duplicate_radius_m = fields.Float(load_default=150.0, validate=validate.Range(min=1, max=10_000))
-    duplicate_window_hours = fields.Integer(load_default=72, validate=validate.Range(min=1, max=24 * 90))
+    duplicate_radius_m = fields.Float(load_default=150.0, validate=validate.Range(min=1, max=10_000),
+        metadata={"doc": "A new case of the same service within this many metres of an open case is flagged as a possible duplicate."})
+    duplicate_window_hours = fields.Integer(load_default=72, validate=validate.Range(min=1, max=24 * 90),
+        metadata={"doc": "... and only when that open case was reported less than this many hours earlier."})
 
     @validates_schema
     def _check(self, data, **kwargs):
@@ -107,31 +117,50 @@ class CitySchema(_Strict):
             raise ValidationError("must be one of city.locales", "default_locale")
 
 class PluginsSchema(_Strict):
-    enabled = fields.List(fields.String(), required=True)
+    enabled = fields.List(fields.String(), required=True,
+        metadata={"doc": "The plugins this city turns on (the allow-list), such as [\"i18n\", \"intake\", \"knowledge\"]; an installed plugin left out is not loaded at all (`civic plugins` lists them)."})
 
 class DepartmentSchema(_Strict):
-    code = fields.String(required=True, validate=CODE)
-    name = Localized(fields.String(validate=validate.Length(min=1, max=200)), required=True)
-    email = fields.Email(load_default=None)
-    phone = fields.String(load_default=None, validate=validate.Length(max=40))
-    active = fields.Boolean(load_default=True)
+    code = fields.String(required=True, validate=CODE,
+        metadata={"doc": "The department's unique code (such as PW), used by services, routing rules and tasks; never change it once cases use it."})
+    name = Localized(fields.String(validate=validate.Length(min=1, max=200)), required=True,
+        metadata={"doc": "The department's name as staff and residents see it."})
+    email = fields.Email(load_default=None,
+        metadata={"doc": "The department's shared mailbox: overdue-case e-mails (`civic intake escalate`) and @mentions of the department go there; unset: none are sent to it."})
+    phone = fields.String(load_default=None, validate=validate.Length(max=40),
+        metadata={"doc": "The department's phone number, kept in the catalog for staff."})
+    active = fields.Boolean(load_default=True,
+        metadata={"doc": "false hides the department from new routing and screens without deleting it (cases keep it)."})
 
 class ValueSchema(_Strict):
-    key = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    name = Localized(fields.String(validate=validate.Length(min=1, max=200)), required=True)
-    name_i18n = _locale_texts(200)
+    key = fields.String(required=True, validate=validate.Length(min=1, max=100),
+        metadata={"doc": "The value stored on the case and sent by Open311 apps (such as small)."})
+    name = Localized(fields.String(validate=validate.Length(min=1, max=200)), required=True,
+        metadata={"doc": "The value's label residents see (such as \"Smaller than a dinner plate\")."})
+    name_i18n = _locale_texts(200,
+        metadata={"doc": "The label in other languages, as stored (name = { en = ..., fr = ... } is the usual way to write it)."})
 
 class AttributeSchema(_Strict):
-    code = fields.String(required=True, validate=CODE)
-    description = Localized(fields.String(validate=validate.Length(min=1, max=500)), required=True)
-    description_i18n = _locale_texts(500)
-    datatype = fields.String(required=True, validate=validate.OneOf(DATATYPES))
-    required = fields.Boolean(load_default=False)
-    variable = fields.Boolean(load_default=True)
-    datatype_description = Localized(fields.String(), load_default="")
-    datatype_description_i18n = _locale_texts()
-    order = fields.Integer(load_default=None, validate=validate.Range(min=1))
-    values = fields.List(fields.Nested(ValueSchema), load_default=list)
+    code = fields.String(required=True, validate=CODE,
+        metadata={"doc": "The question's code, unique within its service: the key of the answer on the case and in Open311."})
+    description = Localized(fields.String(validate=validate.Length(min=1, max=500)), required=True,
+        metadata={"doc": "The question residents are asked (such as \"How big is the pothole?\")."})
+    description_i18n = _locale_texts(500,
+        metadata={"doc": "The question in other languages, as stored (description = { en = ..., fr = ... } is the usual way to write it)."})
+    datatype = fields.String(required=True, validate=validate.OneOf(DATATYPES),
+        metadata={"doc": "The kind of answer: string (one line), text (several lines), number, datetime, or a choice among values (singlevaluelist: one, multivaluelist: several)."})
+    required = fields.Boolean(load_default=False,
+        metadata={"doc": "true: a report of this service cannot be sent without an answer."})
+    variable = fields.Boolean(load_default=True,
+        metadata={"doc": "false: an information-only line shown with the form, never answered (Open311's variable = false)."})
+    datatype_description = Localized(fields.String(), load_default="",
+        metadata={"doc": "A hint shown under the answer box (such as \"in inches\")."})
+    datatype_description_i18n = _locale_texts(
+        metadata={"doc": "The hint in other languages, as stored (datatype_description = { en = ..., fr = ... } is the usual way to write it)."})
+    order = fields.Integer(load_default=None, validate=validate.Range(min=1),
+        metadata={"doc": "The question's place on the form (1 first); unset: the order of the file."})
+    values = fields.List(fields.Nested(ValueSchema), load_default=list,
+        metadata={"doc": "The choices of a singlevaluelist or multivaluelist question (required for those, refused for the others)."})
 
     @validates_schema
     def _check(self, data, **kwargs):
@@ -143,23 +172,38 @@ class AttributeSchema(_Strict):
 
 class TaskTemplateSchema(_Strict):
     """A task a new case gets by itself (``tasks = [...]`` on a service or a routing rule)."""
-    department = fields.String(required=True)
-    title = Localized(fields.String(validate=validate.Length(min=1, max=200)), required=True)
-    instructions = Localized(fields.String(validate=validate.Length(max=4000)), load_default="")
-    due_hours = fields.Float(load_default=None, validate=validate.Range(min=0, max=24 * 365, min_inclusive=False))
+    department = fields.String(required=True,
+        metadata={"doc": "The code of the department the task is for (one of [[departments]])."})
+    title = Localized(fields.String(validate=validate.Length(min=1, max=200)), required=True,
+        metadata={"doc": "The task's title as staff see it (such as \"Check the power line\")."})
+    instructions = Localized(fields.String(validate=validate.Length(max=4000)), load_default="",
+        metadata={"doc": "What the department is asked to do, shown on the task."})
+    due_hours = fields.Float(load_default=None, validate=validate.Range(min=0, max=24 * 365, min_inclusive=False),
+        metadata={"doc": "The task is due this many calendar hours after the report; unset: no due date."})
 
 class ServiceSchema(_Strict):
-    code = fields.String(required=True, validate=CODE)
-    name = Localized(fields.String(validate=validate.Length(min=1, max=200)), required=True)
-    description = Localized(fields.String(validate=validate.Length(max=2000)), load_default="")
-    group = Localized(fields.String(validate=validate.Length(max=100)), load_default="")
-    keywords = Localized(fields.List(fields.String()), load_default=list)
-    department = fields.String(required=True)
-    sla_hours = fields.Integer(load_default=None, validate=validate.Range(min=1, max=24 * 365))
-    public = fields.Boolean(load_default=True)
-    type = fields.String(load_default="realtime", validate=validate.OneOf(SERVICE_TYPES))
-    active = fields.Boolean(load_default=True)
-    attributes = fields.List(fields.Nested(AttributeSchema), load_default=list)
+    code = fields.String(required=True, validate=CODE,
+        metadata={"doc": "The service's unique code (Open311 service_code, such as POTHOLE); never change it once cases use it."})
+    name = Localized(fields.String(validate=validate.Length(min=1, max=200)), required=True,
+        metadata={"doc": "The service's name as residents see it in the portal and Open311 apps."})
+    description = Localized(fields.String(validate=validate.Length(max=2000)), load_default="",
+        metadata={"doc": "A sentence telling residents what the service is for."})
+    group = Localized(fields.String(validate=validate.Length(max=100)), load_default="",
+        metadata={"doc": "The heading the service is listed under (Open311 group, such as Streets)."})
+    keywords = Localized(fields.List(fields.String()), load_default=list,
+        metadata={"doc": "Words that find this service in the portal's search and in Open311's keywords."})
+    department = fields.String(required=True,
+        metadata={"doc": "The code of the department its cases go to when no routing rule matches (one of [[departments]])."})
+    sla_hours = fields.Integer(load_default=None, validate=validate.Range(min=1, max=24 * 365),
+        metadata={"doc": "The service level: a case is overdue this many hours after it is reported (business hours when [sla] is set); unset: no target."})
+    public = fields.Boolean(load_default=True,
+        metadata={"doc": "false: an internal service that staff use but residents and Open311 apps do not see."})
+    type = fields.String(load_default="realtime", validate=validate.OneOf(SERVICE_TYPES),
+        metadata={"doc": "Open311 service type: realtime (a case at once), batch (accepted now, turned into a case by `civic open311 process-batch`) or blackbox."})
+    active = fields.Boolean(load_default=True,
+        metadata={"doc": "false retires the service: no new reports, its cases are kept."})
+    attributes = fields.List(fields.Nested(AttributeSchema), load_default=list,
+        metadata={"doc": "The questions a report of this service asks (Open311 service definition)."})
 
     @validates_schema
     def _check(self, data, **kwargs):
@@ -170,7 +214,8 @@ class ServiceSchema(_Strict):
 
 class CityServiceSchema(ServiceSchema):
     """A service as the city config file declares it: the catalog row, and the tasks its cases get."""
-    tasks = fields.List(fields.Nested(TaskTemplateSchema), load_default=list)
+    tasks = fields.List(fields.Nested(TaskTemplateSchema), load_default=list,
+        metadata={"doc": "The tasks every new case of this service gets for other departments (see docs/tasks.md)."})
 
 class Words(fields.Field):
     """A word or phrase, or a list of them: loads to a list of non-empty strings."""
@@ -182,14 +227,20 @@ class Words(fields.Field):
         return [w.strip() for w in words]
 
 class RoutingRuleSchema(_Strict):
-    name = fields.String(load_default=None)
-    service = fields.String(load_default=None)
-    zone = fields.String(load_default=None)
+    name = fields.String(load_default=None,
+        metadata={"doc": "The rule's name, shown on the case as the reason for its department; unset: routing[N]."})
+    service = fields.String(load_default=None, metadata={"doc": "The rule matches cases of this service code only."})
+    zone = fields.String(load_default=None,
+        metadata={"doc": "The rule matches cases in this zone only (field service zones; case does not matter)."})
     # "power line", ["power line", "live wire"], or per language: { en = "power line", fr = "ligne électrique" }
-    keyword = Localized(Words(), load_default=None)
-    tag = fields.String(load_default=None)
-    department = fields.String(required=True)
-    tasks = fields.List(fields.Nested(TaskTemplateSchema), load_default=list)
+    keyword = Localized(Words(), load_default=None,
+        metadata={"doc": "The rule matches cases whose description holds one of these phrases (any case, any accents); a phrase, a list, or per language { en = [...], fr = [...] }."})
+    tag = fields.String(load_default=None,
+        metadata={"doc": "The rule matches cases with this tag only (such as hurricane)."})
+    department = fields.String(required=True,
+        metadata={"doc": "The code of the department a matching case goes to; rules are tried in order, the first match wins (a rule needs at least one of service, zone, keyword, tag)."})
+    tasks = fields.List(fields.Nested(TaskTemplateSchema), load_default=list,
+        metadata={"doc": "The tasks a matching case gets for other departments (see docs/tasks.md)."})
 
     @validates_schema
     def _check(self, data, **kwargs):
@@ -221,34 +272,103 @@ class BusinessHours(fields.Field):
 
 class SlaSchema(_Strict):
     """Business hours (in city.timezone) and holidays: SLA hours then count working hours only."""
-    hours = BusinessHours(required=True)
-    holidays = fields.List(fields.Date(), load_default=list)
+    hours = BusinessHours(required=True,
+        metadata={"doc": "Business hours per weekday in city.timezone, such as { mon = \"08:00-17:00\", tue = \"08:00-17:00\" }; a day left out is closed."})
+    holidays = fields.List(fields.Date(), load_default=list,
+        metadata={"doc": "Closed days, such as [2026-12-25]: they count no SLA hours."})
 
 OPEN_TASKS_RULES = ("confirm", "refuse")
 
 class CasesSchema(_Strict):
     """How cases are worked: resolving a case whose tasks are still open asks to confirm, or is refused."""
-    open_tasks_on_resolve = fields.String(load_default="confirm", validate=validate.OneOf(OPEN_TASKS_RULES))
+    open_tasks_on_resolve = fields.String(load_default="confirm", validate=validate.OneOf(OPEN_TASKS_RULES),
+        metadata={"doc": "Resolving a case whose tasks are still open: confirm asks the staff member to confirm, refuse does not allow it."})
 
 class ReportsSchema(_Strict):
     """Reports and dashboards.  ``public_performance``: publish the city performance page (/performance/,
     no sign-in): cases received and closed per month and the median time to close of each public service,
     counts only, no personal data.  Off unless the city turns it on."""
-    public_performance = fields.Boolean(load_default=False)
+    public_performance = fields.Boolean(load_default=False,
+        metadata={"doc": "true publishes the city performance page /performance/ (no sign-in; counts only, no personal data)."})
     # Saved reports go to their subscribers at this hour of the city's day (``civic reports send`` from cron),
     # the weekly ones on this day.
-    send_hour = fields.Integer(load_default=7, validate=validate.Range(min=0, max=23))
-    weekly_day = fields.String(load_default="mon", validate=validate.OneOf(("mon", "tue", "wed", "thu", "fri", "sat", "sun")))
+    send_hour = fields.Integer(load_default=7, validate=validate.Range(min=0, max=23),
+        metadata={"doc": "The hour of the city's day (0-23) at which `civic reports send` e-mails saved reports to their subscribers."})
+    weekly_day = fields.String(load_default="mon", validate=validate.OneOf(("mon", "tue", "wed", "thu", "fri", "sat", "sun")),
+        metadata={"doc": "The day weekly saved reports are sent."})
+
+class PrivacySchema(_Strict):
+    """Retention (``civic privacy anonymise``): a resident account unused for ``inactive_resident_days`` is
+    anonymised, and a closed case reported without an account loses its contact details
+    ``case_contact_days`` after it closed.  Nothing is ever deleted: see docs/privacy.md."""
+    inactive_resident_days = fields.Integer(load_default=3 * 365, validate=validate.Range(min=30, max=36500),
+        metadata={"doc": "A resident account unused for this many days is anonymised by `civic privacy anonymise` (see docs/privacy.md)."})
+    case_contact_days = fields.Integer(load_default=2 * 365, validate=validate.Range(min=30, max=36500),
+        metadata={"doc": "A closed case reported without an account loses the reporter's contact details this many days after it closed."})
+
+class ServerSchema(_Strict):
+    """``civic serve`` (gunicorn): ``workers`` processes, each serving one request at a time (about two per core;
+    each keeps its own database connections); ``timeout`` seconds before a stuck request's worker is restarted;
+    ``max_waiting`` connections may queue before the servers answer part of them 503 (core.admission, 0 = never);
+    ``proxies``: how many reverse proxies (TLS terminator, load balancer) stand in front and set
+    X-Forwarded-For/-Proto/-Host -- their word is trusted only when this says they are there."""
+    workers = fields.Integer(load_default=2, validate=validate.Range(min=1, max=64),
+        metadata={"doc": "How many gunicorn worker processes `civic serve` starts, each serving one request at a time (about two per core)."})
+    timeout = fields.Integer(load_default=60, validate=validate.Range(min=5, max=3600),
+        metadata={"doc": "Seconds before a worker stuck on one request is restarted."})
+    max_waiting = fields.Integer(load_default=32, validate=validate.Range(min=0, max=100_000),
+        metadata={"doc": "Connections that may wait for a worker before the busy servers answer part of them 503 with Retry-After (0: never)."})
+    proxies = fields.Integer(load_default=0, validate=validate.Range(min=0, max=5),
+        metadata={"doc": "How many reverse proxies (TLS terminator, load balancer) stand in front and set X-Forwarded-For/-Proto/-Host; 0 trusts no such header."})
+
+STORES = ("local", "s3")
+
+class AttachmentsSchema(_Strict):
+    """Where uploaded photos and documents are kept (core.storage): ``local`` = the data folder's uploads/ (a disk
+    every app server shares), ``s3`` = an S3-compatible bucket; credentials come from the environment."""
+    store = fields.String(load_default="local", validate=validate.OneOf(STORES),
+        metadata={"doc": "Where uploaded photos and documents are kept: local (the data folder's uploads/, a disk every app server shares) or s3 (an S3-compatible bucket)."})
+    s3_bucket = fields.String(load_default=None,
+        metadata={"doc": "The bucket's name (required when store = \"s3\"); credentials come from the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) or the server's role."})
+    s3_endpoint_url = fields.String(load_default=None,
+        metadata={"doc": "The S3-compatible service's address, such as https://minio.city.internal:9000 (empty: AWS S3)."})
+    s3_region = fields.String(load_default=None, metadata={"doc": "The bucket's region, such as us-east-1 (empty: the environment's default)."})
+    s3_prefix = fields.String(load_default="", metadata={"doc": "A folder inside the bucket for this city's files (empty: the bucket's root)."})
+
+    @validates_schema
+    def _check(self, data, **kwargs):
+        if data.get("store") != "s3":
+            return
+        if not (data.get("s3_bucket") or "").strip():
+            raise ValidationError('is required when store = "s3"', "s3_bucket")
+        try:
+            import boto3  # noqa: F401
+        except ImportError:
+            raise ValidationError("the s3 store needs boto3: pip install 'civic-connect[s3]'", "store") from None
 
 class CoreConfigSchema(_Strict):
-    city = fields.Nested(CitySchema, required=True)
-    plugins = fields.Nested(PluginsSchema, required=True)
-    departments = fields.List(fields.Nested(DepartmentSchema), load_default=list)
-    services = fields.List(fields.Nested(CityServiceSchema), load_default=list)
-    routing = fields.List(fields.Nested(RoutingRuleSchema), load_default=list)
-    sla = fields.Nested(SlaSchema, load_default=None)
-    cases = fields.Nested(CasesSchema, load_default=lambda: CasesSchema().load({}))
-    reports = fields.Nested(ReportsSchema, load_default=lambda: ReportsSchema().load({}))
+    city = fields.Nested(CitySchema, required=True,
+        metadata={"doc": "Who the city is: name, Open311 jurisdiction, time zone, languages, case numbers, maps and duplicate checks."})
+    plugins = fields.Nested(PluginsSchema, required=True,
+        metadata={"doc": "Which installed plugins this city turns on."})
+    departments = fields.List(fields.Nested(DepartmentSchema), load_default=list,
+        metadata={"doc": "The city's departments, one [[departments]] table each: cases and tasks are routed to them."})
+    services = fields.List(fields.Nested(CityServiceSchema), load_default=list,
+        metadata={"doc": "The service catalog, one [[services]] table each: what residents can report, its questions, department and service level."})
+    routing = fields.List(fields.Nested(RoutingRuleSchema), load_default=list,
+        metadata={"doc": "Routing rules, one [[routing]] table each, tried in order before the service's own department: the first that matches a new case decides."})
+    sla = fields.Nested(SlaSchema, load_default=None,
+        metadata={"doc": "Business hours and holidays: when set, SLA hours count working hours only; left out, calendar hours."})
+    cases = fields.Nested(CasesSchema, load_default=lambda: CasesSchema().load({}),
+        metadata={"doc": "How staff work cases."})
+    reports = fields.Nested(ReportsSchema, load_default=lambda: ReportsSchema().load({}),
+        metadata={"doc": "Saved reports and the public performance page."})
+    server = fields.Nested(ServerSchema, load_default=lambda: ServerSchema().load({}),
+        metadata={"doc": "How `civic serve` runs the app (gunicorn workers, timeouts, overload, reverse proxies)."})
+    attachments = fields.Nested(AttachmentsSchema, load_default=lambda: AttachmentsSchema().load({}),
+        metadata={"doc": "Where uploaded photos and documents are kept (core.storage)."})
+    privacy = fields.Nested(PrivacySchema, load_default=lambda: PrivacySchema().load({}),
+        metadata={"doc": "How long personal data is kept (`civic privacy anonymise`, daily from cron)."})
 
 CORE_SECTIONS = set(CoreConfigSchema().fields)
 
@@ -266,6 +386,9 @@ class CityConfig:
     sla: dict[str, Any] | None = None  # [sla]: hours {weekday: (opens, closes)} and holidays; None = calendar hours
     cases: dict[str, Any] = field(default_factory=lambda: {"open_tasks_on_resolve": "confirm"})  # [cases]
     reports: dict[str, Any] = field(default_factory=lambda: ReportsSchema().load({}))  # [reports]
+    server: dict[str, Any] = field(default_factory=lambda: ServerSchema().load({}))  # [server]
+    attachments: dict[str, Any] = field(default_factory=lambda: AttachmentsSchema().load({}))  # [attachments]
+    privacy: dict[str, Any] = field(default_factory=lambda: PrivacySchema().load({}))  # [privacy]
 
     def section(self, name: str) -> dict[str, Any]:
         return self.sections.get(name, {})
@@ -509,6 +632,9 @@ def load_city_config(path: str | os.PathLike | None = None) -> CityConfig:
         sla=data.get("sla"),
         cases=data["cases"],
         reports=data["reports"],
+        server=data["server"],
+        attachments=data["attachments"],
+        privacy=data["privacy"],
     )
 
 def format_problems(config: CityConfig, problems: list[ConfigProblem]) -> list[str]:

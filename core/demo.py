@@ -241,6 +241,12 @@ def _password(directory: Path) -> str:
     """CIVIC_DEMO_PASSWORD, else the one generated on the first run (kept in <data dir>/demo-password)."""
     given = os.environ.get("CIVIC_DEMO_PASSWORD")
     if given:
+        from core.config import ConfigError
+        from core.security import password_problem
+
+        problem = password_problem(given)
+        if problem:
+            raise ConfigError([f"CIVIC_DEMO_PASSWORD: {problem}"])
         return given
     saved = directory / PASSWORD_FILE
     if saved.exists():

@@ -27,6 +27,11 @@ def validate_config(config):
 
 
 @hookspec
+def config_docs():
+    """Return {dotted key: meaning} for every key of this plugin's config section (``layers[].code``: arrays of tables)."""
+
+
+@hookspec
 def register_migrations():
     """Return a list of MigrationSpec: Alembic environments this plugin owns."""
 
@@ -137,3 +142,15 @@ def report_subjects():
 def report_fields():
     """Return a list of core.reports.subjects.SubjectFields: dimensions, filters and measures added to a
     subject registered elsewhere (ignored when that subject's plugin is not enabled)."""
+
+
+@hookspec
+def forget_contact(session, account, emails, case_ids):
+    """Forget what this plugin keeps about a resident being anonymised (``account``, or None for an anonymous
+    reporter) and their ``emails``; only on ``case_ids`` when given.  Runs in the caller's transaction."""
+
+
+@hookspec
+def expire_contacts(session, before):
+    """Clear the contact details this plugin recorded before ``before`` (naive UTC) outside of cases and accounts
+    (a phone call's caller...); return how many records changed.  Runs in the caller's transaction."""

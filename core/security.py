@@ -143,6 +143,12 @@ def security_manager_class():
     from flask_appbuilder.security.views import UserDBModelView as FabUserDBModelView
     from flask_appbuilder.security.views import UserGroupModelView as FabUserGroupModelView
     from flask_appbuilder.security.views import UserStatsChartView as FabUserStatsChartView
+    from flask import abort, flash, redirect, request
+    from flask_appbuilder import expose, has_access
+    from flask_appbuilder.security.forms import LoginForm_db
+    from flask_appbuilder.security.views import AuthDBView as FabAuthDBView
+    from flask_appbuilder.security.decorators import no_cache
+    from flask_login import login_user
     from flask_babel import lazy_gettext as _l
 
     from core.views.base import readable_formatters
@@ -153,16 +159,25 @@ def security_manager_class():
         "user": _l("User"), "permission": _l("Permission"), "view_menu": _l("View/Menu"),
     }
 
+    class NoFileDownloads:
+        """FAB's /<view>/download/<filename> serves file columns; ours have none, so it is a 404 (FAB's own
+        answered an unknown file name with a 500)."""
+
+        @expose("/download/<string:filename>")
+        @has_access
+        def download(self, filename):
+            abort(404)
+
     # Same class names as FAB's: its endpoints and permission names stay as they are.
-    class UserDBModelView(FabUserDBModelView):
+    class UserDBModelView(NoFileDownloads, FabUserDBModelView):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             self.formatters_columns = {**readable_formatters(self.datamodel.obj), **(self.formatters_columns or {})}
 
-    class UserGroupModelView(FabUserGroupModelView):
+    class UserGroupModelView(NoFileDownloads, FabUserGroupModelView):
         label_columns = {**(FabUserGroupModelView.label_columns or {}), **people}
 
-    class RoleModelView(FabRoleModelView):
+    class RoleModelView(NoFileDownloads, FabRoleModelView):
         label_columns = {**(FabRoleModelView.label_columns or {}), **people}
 
     class PermissionViewModelView(FabPermissionViewModelView):
@@ -171,7 +186,40 @@ def security_manager_class():
     class UserStatsChartView(FabUserStatsChartView):
         label_columns = {**FabUserDBModelView.label_columns, "active": _l("Active"), **FabUserStatsChartView.label_columns}
 
+        @expose("/chart/<group_by>")
+        @expose("/chart/")
+        @has_access
+        def chart(self, group_by=0):
+            """FAB's chart, with a chart number that is not one a 404 (FAB's int() of it was a 500)."""
+            if not (str(group_by).isdigit() and int(group_by) < len(self.definitions)):
+                abort(404)
+            return super().chart(group_by)
+
+    class AuthDBView(FabAuthDBView):
+        """FAB's sign-in, sending the user on only to a page of this site (FAB's own check let ``\\host`` and
+        ``/\\host`` through, which browsers read as ``//host``: another site)."""
+
+        def _get_safe_next_url(self) -> str:
+            return safe_redirect_target(request.args.get("next")) or self.appbuilder.get_url_for_index
+
+        @expose("/login/", methods=["GET", "POST"])
+        @no_cache
+        def login(self):
+            if g.user is not None and g.user.is_authenticated:
+                return redirect(self._get_safe_next_url())
+            form = LoginForm_db()
+            if form.validate_on_submit():
+                next_url = self._get_safe_next_url()
+                user = self.appbuilder.sm.auth_user_db(form.username.data, form.password.data)
+                if not user:
+                    flash(str(self.invalid_login_message), "warning")
+                    return redirect(self.appbuilder.get_url_for_login_with(next_url))
+                login_user(user, remember=False)
+                return redirect(next_url)
+            return self.render_template(self.login_template, title=self.title, form=form, appbuilder=self.appbuilder)
+
     class CivicSecurityManager(SecurityManager):
+        authdbview = AuthDBView
         userdbmodelview = UserDBModelView
         groupmodelview = UserGroupModelView
         rolemodelview = RoleModelView
@@ -271,3 +319,129 @@ def db_role_permissions(sm, role_ids) -> frozenset[tuple[str, str]]:
         )
         cache[key] = frozenset((p, v) for p, v in sm.session.execute(stmt))
     return cache[key]
+
+
+class HeadAsGet:
+    """WSGI middleware: a HEAD request runs as a GET and its body is dropped.
+
+    Views and Flask-AppBuilder tell a page from a submission with ``request.method == "GET"``, and Flask-WTF does
+    not check CSRF on HEAD: a HEAD to ``/users/delete/<pk>``, a FAB action or a work order's completion acted with
+    no CSRF token.  Seen as a GET, a HEAD can only show the page (and its headers, Content-Length included)."""
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        if environ.get("REQUEST_METHOD") != "HEAD":
+            return self.wsgi_app(environ, start_response)
+        body = self.wsgi_app({**environ, "REQUEST_METHOD": "GET"}, start_response)
+        if hasattr(body, "close"):
+            body.close()
+        return []
+
+
+# ---------------------------------------------------------------- passwords, redirects, production
+
+PASSWORD_MIN = 12  # every password set anywhere: staff screens, portal, `civic` commands
+PASSWORD_MAX = 200
+# Passwords a city must never keep in production (the admin's, the secret key): well-known defaults.
+WELL_KNOWN_SECRETS = frozenset({
+    "admin", "administrator", "password", "changeme", "change-me", "secret", "dev", "development", "test",
+    "123456789012", "password1234", "adminadmin12", "civic", "civic-connect", "palm-coast", "please-change-me",
+})
+
+
+def password_problem(password: str) -> str | None:
+    """Why a new password is refused (a sentence for the form field), or None when it is fine."""
+    from flask_babel import gettext
+
+    if len(password) < PASSWORD_MIN:
+        return gettext("Use at least %(count)d characters.", count=PASSWORD_MIN)
+    if len(password) > PASSWORD_MAX:
+        return gettext("Use at most %(count)d characters.", count=PASSWORD_MAX)
+    if password.isdigit():
+        return gettext("Use letters or symbols too, not only digits.")
+    if password.lower() in WELL_KNOWN_SECRETS:
+        return gettext("This password is too easy to guess: choose another one.")
+    return None
+
+
+def check_password_complexity(password: str) -> None:
+    """``FAB_PASSWORD_COMPLEXITY_VALIDATOR``: FAB's user and password screens show the sentence on the field."""
+    from flask_appbuilder.exceptions import PasswordComplexityValidationError
+
+    problem = password_problem(password or "")
+    if problem:
+        raise PasswordComplexityValidationError(problem)
+
+
+def safe_redirect_target(target: str | None) -> str | None:
+    """A page of this site to go to after signing in, switching language...: a path (``/caseview/list/?page=2``)
+    or an absolute URL of this very host (FAB's ``next=`` is ``request.url``); None for anything else --
+    another host (``https://evil.example``, ``//evil``, ``\\evil``, ``/\\evil``), another scheme
+    (``javascript:``), or control characters (browsers drop a tab in ``/\t/evil``, making it ``//evil``)."""
+    from urllib.parse import urlsplit
+
+    from flask import request
+
+    if not target or len(target) > 2000 or any(ord(ch) < 33 or ch in "\\\x7f" for ch in target):
+        return None
+    try:
+        parts = urlsplit(target)
+    except ValueError:
+        return None
+    if parts.scheme or parts.netloc:
+        own = has_request_context() and parts.scheme in ("http", "https") and parts.netloc == request.host
+        return target if own and parts.path.startswith("/") else None
+    return target if target.startswith("/") and not target.startswith("//") else None
+
+
+def production_problems(settings: dict, directory) -> list[str]:
+    """In production mode (``CIVIC_ENV=production``), what must not be left as it is in development: one line
+    each, naming the setting."""
+    import os
+    from pathlib import Path
+
+    problems = []
+    key = os.environ.get("CIVIC_SECRET_KEY") or ""
+    if not key:
+        problems.append("CIVIC_SECRET_KEY: production mode needs the secret key from the environment (at least 32 random "
+                        "characters, the same on every server), e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'")
+    elif len(key) < 32 or key.lower() in WELL_KNOWN_SECRETS:
+        problems.append("CIVIC_SECRET_KEY: too short or a well-known value; use at least 32 random characters")
+    admin = os.environ.get("CIVIC_ADMIN_PASSWORD")
+    demo = os.environ.get("CIVIC_DEMO_PASSWORD")
+    if admin is not None and (len(admin) < PASSWORD_MIN or admin.lower() in WELL_KNOWN_SECRETS or admin == demo):
+        problems.append(f"CIVIC_ADMIN_PASSWORD: a default or demo password (use at least {PASSWORD_MIN} characters of your own)")
+    if (Path(directory) / "admin-password").exists():
+        problems.append(f"{Path(directory) / 'admin-password'}: the admin's generated password is kept in this file; sign in, "
+                        "change the password (Security > Users) and delete the file")
+    if demo or (Path(directory) / "demo-password").exists():
+        problems.append("CIVIC_DEMO_PASSWORD: the demo users (one shared password) must not be on a production server; "
+                        "unset it and delete the demo users and <data dir>/demo-password")
+    if settings.get("DEBUG"):
+        problems.append("FLASK_DEBUG: the debugger must be off in production")
+    return problems
+
+
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def install_request_guards(app) -> None:
+    """CSRF on the REST API when a browser session is used: FAB exempts its API blueprints from CSRF (they are
+    meant for JWT), so a state-changing ``/api/`` call that carries a signed-in session cookie and no bearer
+    token must carry the ``X-CSRFToken`` header, like every browser form.  JWT calls are not concerned."""
+    from flask import request, session
+
+    from core.extensions import csrf
+
+    @app.before_request
+    def csrf_for_api_calls_with_a_session():
+        if request.method not in STATE_CHANGING or not request.path.startswith("/api/"):
+            return None
+        if request.headers.get("Authorization", "").lower().startswith("bearer "):
+            return None
+        if session.get("_user_id") is None:
+            return None
+        csrf.protect()  # 400 (CSRFError) without a valid X-CSRFToken
+        return None

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -30,6 +32,13 @@ def live_server(app):
 
     The app is the session's app (SQLite and PostgreSQL runs alike); the server stops with the module.
     """
+    with served(app) as url:
+        yield url
+
+
+@contextmanager
+def served(app) -> Iterator[str]:
+    """``app`` on a free port of 127.0.0.1 (a threaded WSGI server), for the length of the block."""
     from werkzeug.serving import make_server
 
     server = make_server("127.0.0.1", 0, app, threaded=True)

@@ -26,6 +26,9 @@ FAST_PASSWORD_HASH = "pbkdf2:sha256:1"
 # What FAB checks a password against when nobody has that username (so that a miss takes as long as a hit).
 FAST_FAKE_HASH_CHECK = "pbkdf2:sha256:1$fake$" + "0" * 64
 FAST_PASSWORD_SETTINGS = {"FAB_PASSWORD_HASH_METHOD": FAST_PASSWORD_HASH, "AUTH_DB_FAKE_PASSWORD_HASH_CHECK": FAST_FAKE_HASH_CHECK}
+# Every test client signs in from 127.0.0.1: test apps allow many sign-ins a minute (the limit itself is tested in
+# tests/core/test_security_settings.py with the production value).
+MANY_SIGN_INS = {"AUTH_RATE_LIMIT": "100000 per minute"}
 
 
 def postgres_url(tmp_name: str) -> str:
@@ -75,7 +78,7 @@ def database_url(request, tmp_path_factory):
 def build_app(database_url: str, config: Path | str = DEMO_CONFIG, **settings):
     from core import create_app
 
-    defaults = {"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True, **FAST_PASSWORD_SETTINGS}
+    defaults = {"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True, **FAST_PASSWORD_SETTINGS, **MANY_SIGN_INS}
     return create_app(config, settings={**defaults, **settings})
 
 

@@ -90,6 +90,10 @@ SCRIPT = textwrap.dedent('''
         ids = near.id, far.id
         with force_locale("fr"):
             out["french"] = str(lazy_gettext("Nearest streetlight poles"))
+        docs = {}
+        for answer in app.extensions["civic"].pm.hook.config_docs():
+            docs.update(answer or {})
+        out["docs"] = {k: v for k, v in docs.items() if k.startswith("streetlights.")}
 
     def signed_in(name):
         client = app.test_client()
@@ -121,6 +125,7 @@ def test_its_panel_screen_roles_and_french_work_in_the_running_app(city):
     assert seen["near"] == [True, True]  # the hook: nearest pole first on a case reported next to it
     assert seen["far"] == [True, False]  # nothing within the city's 100 m ([streetlights] radius_m)
     assert seen["french"] == "Poteaux d’éclairage les plus proches"
+    assert seen["docs"] and all(seen["docs"].values())  # config_docs: what the admin reference says of its keys
 
 
 def test_a_bad_setting_of_the_plugin_stops_start_up_with_one_line_naming_it(city, tmp_path):

@@ -3,6 +3,7 @@ from flask_appbuilder.security.sqla.models import User  # noqa: F401  (ab_user, 
 
 from core.models.account import Account
 from core.models.attachment import Attachment
+from core.models.audit import AUDIT_ACTIONS, AUDIT_SOURCES, AuditEntry
 from core.models.case import (
     CHANNELS,
     CLOSED_STATUSES,
@@ -34,6 +35,7 @@ from core.models.service import ServiceType
 from core.models.tag import Tag, case_tag, normalise_tag
 
 __all__ = [
+    "AUDIT_ACTIONS", "AUDIT_SOURCES", "AuditEntry",
     "Account", "Attachment", "OutboxMessage", "OUTBOX_STATUSES", "Case", "CaseEvent", "CaseSequence", "Department", "ServiceType", "Tag",
     "CHANNELS", "CLOSED_STATUSES", "EVENT_KINDS", "OPEN_STATUSES", "PRIORITIES", "STATUSES", "TRANSITIONS",
     "Crew", "DepartmentStint", "Incident", "Mention", "Task", "crew_member",

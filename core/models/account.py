@@ -23,6 +23,9 @@ class Account(Model):
     preferences = Column(JSON, nullable=False, default=dict)
     user_id = Column(Integer, ForeignKey("ab_user.id"), unique=True)
     created_at = Column(DateTime, nullable=False, default=utcnow)
+    # Retention (core/privacy.py): the resident's last portal action, and when the account was anonymised.
+    last_active_at = Column(DateTime, index=True)
+    anonymised_at = Column(DateTime)
 
     def __repr__(self) -> str:
         return self.name

@@ -188,5 +188,11 @@ def _refuse_change(mapper, connection, target):
 
 from sqlalchemy import event as _sa_event  # noqa: E402
 
+
+def _refuse_case_delete(mapper, connection, target):
+    raise PermissionError("cases are evidence: close a case (or mark it a duplicate), never delete it")
+
+
 _sa_event.listen(CaseEvent, "before_update", _refuse_change)
 _sa_event.listen(CaseEvent, "before_delete", _refuse_change)
+_sa_event.listen(Case, "before_delete", _refuse_case_delete)

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import re
-import tempfile
 import unicodedata
 import uuid
 import warnings
@@ -24,11 +22,13 @@ from typing import IO, Any
 from flask import current_app
 from flask_babel import gettext
 from PIL import ExifTags, Image, ImageSequence, UnidentifiedImageError
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.models import Attachment, Case, CaseEvent
 from core.models.base import utcnow
 from core.services.cases import Actor, CaseError
+from core.storage import file_store
 
 CHUNK = 64 * 1024
 THUMBNAIL_SIZE = 320
@@ -36,6 +36,9 @@ THUMBNAIL_SUFFIX = "_thumb.jpg"
 MAX_NAME = 255
 # Metadata a re-encoded image may keep: how it looks and animates, nothing about where or who.
 KEPT_INFO = ("icc_profile", "transparency", "duration", "loop", "background")
+# The Content-Security-Policy of every stored file served back: nothing in it runs or loads anything (a file that
+# slipped through as HTML or script would still be inert), an image still shows.
+DOWNLOAD_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
 # Generated names only: what the download route accepts as a stored file.
 STORED_NAME = re.compile(r"^[0-9a-f]{32}\.(?:jpg|png|gif|webp|pdf)$")
 ORIENTATIONS = {
@@ -95,16 +98,34 @@ def upload_dir() -> Path:
     return Path(current_app.config["CIVIC_UPLOAD_DIR"])
 
 
-def stored_path(stored_name: str) -> Path:
-    """Where a stored file lives: a two-character shard keeps folders small."""
+def _checked(stored_name: str) -> str:
     if not STORED_NAME.match(stored_name):
         raise ValueError(f"not a generated attachment name: {stored_name!r}")
-    return upload_dir() / stored_name[:2] / stored_name
+    return stored_name
+
+
+def thumbnail_name(stored_name: str) -> str:
+    """The name of a stored image's thumbnail (``<name>_thumb.jpg``)."""
+    return _checked(stored_name).rsplit(".", 1)[0] + THUMBNAIL_SUFFIX
+
+
+def open_stored(stored_name: str, thumbnail: bool = False) -> IO[bytes] | None:
+    """The stored file (or its thumbnail) to stream back, from the city's store (core.storage); None when gone."""
+    name = thumbnail_name(stored_name) if thumbnail else _checked(stored_name)
+    try:
+        return file_store().open(name)
+    except FileNotFoundError:
+        return None
+
+
+def stored_path(stored_name: str) -> Path:
+    """Where a stored file lives in the local store (a two-character shard keeps folders small)."""
+    return upload_dir() / stored_name[:2] / _checked(stored_name)
 
 
 def thumbnail_path(stored_name: str) -> Path:
-    path = stored_path(stored_name)
-    return path.with_name(path.stem + THUMBNAIL_SUFFIX)
+    """Where a stored image's thumbnail lives in the local store."""
+    return upload_dir() / stored_name[:2] / thumbnail_name(stored_name)
 
 
 def clean_filename(name: str | None) -> str:
@@ -263,26 +284,6 @@ def _prepare(data: bytes, filename: str, declared_type: str | None) -> _Prepared
     return _Prepared(kind, encoded, thumbnail, width, height)
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write to a temp file in the same folder, then rename over: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _remove(*paths: Path) -> None:
-    for path in paths:
-        path.unlink(missing_ok=True)
-
-
 @dataclass(frozen=True)
 class StoredFile:
     """A checked, cleaned file written under its generated name (see ``store_file``)."""
@@ -298,7 +299,10 @@ class StoredFile:
 
     def remove(self) -> None:
         """Delete the file and its thumbnail (when the database refused the row that names them)."""
-        _remove(stored_path(self.stored_name), thumbnail_path(self.stored_name))
+        store = file_store()
+        store.delete(self.stored_name)
+        if self.has_thumbnail:
+            store.delete(thumbnail_name(self.stored_name))
 
 
 def store_file(stream: IO[bytes], filename: str | None, declared_type: str | None) -> StoredFile:
@@ -312,19 +316,34 @@ def store_file(stream: IO[bytes], filename: str | None, declared_type: str | Non
     data = _read_limited(stream, int(current_app.config["CIVIC_UPLOAD_MAX_BYTES"]))
     prepared = _prepare(data, display_name, declared_type)
     stored_name = f"{uuid.uuid4().hex}.{prepared.kind.extension}"
-    path, thumb_path = stored_path(stored_name), thumbnail_path(stored_name)
+    store = file_store()
     try:
-        _write_atomically(path, prepared.data)
+        store.write(stored_name, prepared.data)
         if prepared.thumbnail is not None:
-            _write_atomically(thumb_path, prepared.thumbnail)
+            store.write(thumbnail_name(stored_name), prepared.thumbnail)
     except BaseException:
-        _remove(path, thumb_path)
+        for name in (stored_name, thumbnail_name(stored_name)):
+            try:
+                store.delete(name)
+            except Exception:  # noqa: BLE001 -- the first error is the one to report
+                pass
         raise
     return StoredFile(
         stored_name=stored_name, display_name=display_name, content_type=prepared.kind.content_type, size=len(prepared.data),
         sha256=hashlib.sha256(prepared.data).hexdigest(), width=prepared.width, height=prepared.height,
         has_thumbnail=prepared.thumbnail is not None,
     )
+
+
+def check_room(session: Session, case: Case) -> None:
+    """Refuse one file more on a case that holds ``CIVIC_UPLOAD_MAX_PER_CASE`` already (a script that posts
+    photos in a loop would otherwise fill the disk through one case)."""
+    limit = int(current_app.config["CIVIC_UPLOAD_MAX_PER_CASE"])
+    if case.id is None:
+        return  # a case being created has no files yet
+    count = session.scalar(select(func.count()).select_from(Attachment).where(Attachment.case_id == case.id))
+    if count >= limit:
+        raise CaseError({"file": [gettext("this case already has %(count)d files, the most one case takes", count=count)]})
 
 
 def store_attachment(
@@ -340,9 +359,11 @@ def store_attachment(
 
     ``task``: the case's task whose work the file shows (``Attachment.task_id`` and the entry's ``task_id``).
 
-    Raises CaseError({"file": [...]}) for a file of the wrong type, an empty one or one over
-    ``CIVIC_UPLOAD_MAX_BYTES``; in that case nothing is written to disk or database.
+    Raises CaseError({"file": [...]}) for a file of the wrong type, an empty one, one over
+    ``CIVIC_UPLOAD_MAX_BYTES`` or one more than ``CIVIC_UPLOAD_MAX_PER_CASE``; then nothing is written to disk or
+    database.
     """
+    check_room(session, case)
     stream = getattr(stream_or_filestorage, "stream", stream_or_filestorage)
     declared_type = getattr(stream_or_filestorage, "mimetype", None)
     if filename is None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.audit import as_config_sync, record_config_setup
 from core.config import CityConfig
 from core.models import Department, ServiceType
 
@@ -57,8 +58,11 @@ def stored_translations(translations: dict[str, dict]) -> dict[str, dict]:
     return {locale: texts for locale, texts in out.items() if texts}
 
 
+@as_config_sync
 def sync_catalog(session: Session, config: CityConfig) -> SyncReport:
-    """Upsert departments and services by code; what the file no longer lists is deactivated, never deleted."""
+    """Upsert departments and services by code; what the file no longer lists is deactivated, never deleted.
+    Every change goes to the audit log, with what the file-only set-up (routing rules, task templates, the SLA
+    calendar) changed since the last sync."""
     report = SyncReport()
     depts = {d.code: d for d in session.scalars(select(Department))}
     for d in config.departments:
@@ -105,5 +109,6 @@ def sync_catalog(session: Session, config: CityConfig) -> SyncReport:
         if code not in listed and obj.active:
             obj.active = False
             report.deactivated.append(f"service {code}")
+    record_config_setup(session, config)  # routing rules, task templates, SLA calendar: file-only set-up
     session.commit()
     return report

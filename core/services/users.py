@@ -61,6 +61,13 @@ def ensure_admin(directory: Path) -> tuple[str, str | None, bool]:
         if saved.exists() and check_password_hash(user.password, saved.read_text().strip()):
             return username, saved.read_text().strip(), False
         return username, None, False
+    if given:
+        from core.config import ConfigError
+        from core.security import password_problem
+
+        problem = password_problem(given)
+        if problem:
+            raise ConfigError([f"CIVIC_ADMIN_PASSWORD: {problem}"])
     password = given or secrets.token_urlsafe(12)
     create_user(username, password, current_app.config["AUTH_ROLE_ADMIN"], "City", "Administrator", f"{username}@city.invalid")
     if not given:

@@ -7,7 +7,7 @@ from core.records import ViewSpec
 
 
 def core_view_specs() -> list[ViewSpec]:
-    from core.views import incidents, mentions, queues, tasks
+    from core.views import audit, incidents, mentions, queues, tasks
     from core.views.accounts import AccountView
     from core.views.attachments import AttachmentView
     from core.views.cases import CaseView
@@ -30,6 +30,7 @@ def core_view_specs() -> list[ViewSpec]:
         *queues.view_specs(),
         ViewSpec("Reports", ReportView, _l("Reports"), icon="fa-bar-chart"),
         ViewSpec("Performance", PerformanceView, _l("City performance"), menu=False),  # public; 404 unless [reports] public_performance
+        *audit.view_specs(),  # Security › Audit log (Admin only: no other role names AuditLogView)
     ]
 
 

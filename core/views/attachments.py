@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from core.extensions import db
 from core.models import Attachment, Case
 from core.security import can_see_case, case_access
-from core.services.attachments import download_name, store_attachment, stored_path, thumbnail_path
+from core.services.attachments import DOWNLOAD_CSP, download_name, open_stored, store_attachment
 from core.services.cases import Actor, CaseError
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,8 @@ class AttachmentView(BaseView):
     def download(self, pk: int):
         attachment = _visible_attachment(pk)
         is_image = attachment.content_type.startswith("image/")
-        return _send(stored_path(attachment.stored_name), attachment.content_type, download_name(attachment), inline=is_image)
+        return _send(open_stored(attachment.stored_name), attachment.content_type, download_name(attachment), inline=is_image,
+                     etag=attachment.stored_name)
 
     @expose("/<int:pk>/thumbnail")
     @has_access
@@ -71,7 +72,7 @@ class AttachmentView(BaseView):
         if not attachment.has_thumbnail:
             abort(404)
         name = download_name(attachment).rsplit(".", 1)[0] + "-thumbnail.jpg"
-        return _send(thumbnail_path(attachment.stored_name), "image/jpeg", name, inline=True)
+        return _send(open_stored(attachment.stored_name, thumbnail=True), "image/jpeg", name, inline=True, etag=f"t-{attachment.stored_name}")
 
 
 def _visible_case(case_id: int) -> Case:
@@ -89,11 +90,12 @@ def _visible_attachment(pk: int) -> Attachment:
     return attachment
 
 
-def _send(path, content_type: str, name: str, inline: bool):
-    if not path.is_file():
+def _send(stored, content_type: str, name: str, inline: bool, etag: str):
+    """A stored file (open, from core.storage) streamed back; 404 when the store no longer has it."""
+    if stored is None:
         abort(404)
-    response = send_file(path, mimetype=content_type, as_attachment=not inline, download_name=name, conditional=True, max_age=0)
+    response = send_file(stored, mimetype=content_type, as_attachment=not inline, download_name=name, conditional=True, etag=etag, max_age=0)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-cache"
-    response.headers["Content-Security-Policy"] = "sandbox"
+    response.headers["Content-Security-Policy"] = DOWNLOAD_CSP
     return response

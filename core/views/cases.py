@@ -83,6 +83,21 @@ def conflict_message(expected: int, current: int) -> str:
     )
 
 
+UNSAVED_TEXT_FIELDS = ("note", "reason", "tags", "title", "instructions")
+
+
+def flash_unsaved_text(form, labels: dict | None = None) -> None:
+    """After a refused action, what the user typed is shown back so that it is not lost (they reload the page
+    to see the colleague's change, which would empty the form)."""
+    labels = FIELD_LABELS if labels is None else labels
+    typed = [(labels.get(name, name), (form.get(name) or "").strip()) for name in UNSAVED_TEXT_FIELDS]
+    typed = [(label, text) for label, text in typed if text]
+    if typed:
+        flash(gettext("What you typed was not saved; copy it before you reload: %(text)s",
+                      text="; ".join(gettext("%(field)s: %(message)s", field=label, message=text) for label, text in typed)),
+              "warning")
+
+
 def flash_case_errors(exc: CaseError) -> None:
     for field, messages in exc.errors.items():
         for message in messages:
@@ -618,9 +633,11 @@ class CaseView(LinkToIncidentAction, CivicModelView):
             text = conflict_message(exc.expected, exc.case.version)
             db.session.rollback()
             flash(text, "danger")
+            flash_unsaved_text(request.form)
         except StaleDataError:  # changed between our read and our write
             db.session.rollback()
             flash(conflict_message(request.form.get("version"), db.session.get(Case, case.id).version), "danger")
+            flash_unsaved_text(request.form)
         except CaseError as exc:
             db.session.rollback()
             flash_case_errors(exc)
@@ -638,8 +655,44 @@ class CaseView(LinkToIncidentAction, CivicModelView):
     def edit(self, pk):
         """FAB's edit form, after the same 404 for a malformed, unknown or out-of-scope id as the case page
         (and a 403 for those who only hold a task on the case)."""
-        self._case_to_change(pk)
+        case = self._case_to_change(pk)
+        if request.method == "POST":
+            stale = self._stale_edit(case)
+            if stale is not None:
+                return stale
         return super().edit(pk)
+
+    def _stale_edit(self, case: Case):
+        """A form saved over someone else's change comes back as the user typed it (nothing is lost, nothing
+        overwritten), with the conflict named and what is saved now beside it; the form then carries the
+        current version, so saving it again is a choice made knowingly.  None when the version is current."""
+        try:
+            case_service.check_version(case, request.form.get("expected_version"))
+            return None
+        except ConflictError as exc:
+            message = gettext(
+                "This case was changed by someone else while you had it open (you saw version %(expected)s, it is now "
+                "version %(current)s). Nothing was saved; your text is kept in the form below: compare it with what "
+                "is saved now, then save again to replace it, or reload the case to start from theirs.",
+                expected=exc.expected, current=case.version,
+            )
+        except CaseError as exc:
+            message = gettext("%(field)s: %(message)s", field=FIELD_LABELS["version"], message=exc.errors["version"][0])
+        form = self.edit_form.refresh(request.form)
+        saved = []
+        for name in ("description", "priority", "address", "zipcode", "lat", "long", "zone"):
+            value = getattr(case, name)
+            typed = (request.form.get(name) or "").strip()
+            if str(value if value is not None else "") != typed:
+                shown = priority_label(value) if name == "priority" else ("" if value is None else value)
+                saved.append(gettext("%(field)s: %(value)s", field=self.label_columns.get(name, name), value=shown))
+        form.expected_version.data = case.version
+        db.session.rollback()
+        flash(message, "danger")
+        if saved:
+            flash(gettext("Saved now (version %(version)s): %(values)s", version=case.version, values="; ".join(saved)), "warning")
+        widgets = self._get_edit_widget(form=form, exclude_cols=self._filters.get_relation_cols())
+        return self.render_template(self.edit_template, title=self.edit_title, widgets=widgets, related_views=self._related_views), 409
 
     def prefill_form(self, form, pk):
         form.expected_version.data = db.session.get(Case, pk).version

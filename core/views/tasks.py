@@ -34,6 +34,7 @@ from core.security import RelatedCaseScopeFilter, acting_user, can_work_task, ca
 from core.services import tasks as task_service
 from core.services.cases import Actor, CaseError
 from core.views.base import CivicModelView
+from core.views.cases import flash_unsaved_text
 
 FIELD_LABELS = {
     "department": _l("Department"), "title": _l("Title"), "instructions": _l("Instructions"), "due_at": _l("Due"),
@@ -279,10 +280,12 @@ class TaskView(CivicModelView):
         except task_service.TaskConflictError as exc:
             db.session.rollback()
             flash(str(exc), "danger")
+            flash_unsaved_text(request.form, FIELD_LABELS)
         except StaleDataError:
             db.session.rollback()
             flash(gettext("This task or its case was changed by someone else at the same moment. Nothing was saved: "
                           "reload the case and apply your change again."), "danger")
+            flash_unsaved_text(request.form, FIELD_LABELS)
         except CaseError as exc:
             db.session.rollback()
             flash_errors(exc)

@@ -7,6 +7,7 @@ record's ``created_at``, so ``reproduce`` gives the same sha256 while the data a
 """
 from __future__ import annotations
 
+import io
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -229,8 +230,11 @@ def _site_page(pdf, site: Site, photos: list[SitePhoto]) -> int:
             row_y = pdf.get_y()
         x = pdf.l_margin + column * (PHOTO_W + 4)
         try:
-            pdf.image(str(attachments.stored_path(photo.stored_name)), x=x, y=row_y, w=PHOTO_W, h=PHOTO_H,
-                      keep_aspect_ratio=True)
+            stored = attachments.open_stored(photo.stored_name)
+            if stored is None:
+                raise FileNotFoundError(photo.stored_name)
+            with stored:
+                pdf.image(io.BytesIO(stored.read()), x=x, y=row_y, w=PHOTO_W, h=PHOTO_H, keep_aspect_ratio=True)
             embedded += 1
         except Exception:  # a file gone or unreadable: say so, keep the package
             pdf.set_xy(x, row_y)

@@ -27,6 +27,13 @@ def config_defaults():
 
 
 @hookimpl
+def config_docs():
+    from plugins.fema.config_docs import DOCS
+
+    return dict(DOCS)
+
+
+@hookimpl
 def validate_config(config):
     from plugins.fema.settings import problems
 

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core.extensions import db
 from core.records import RoleSpec, ViewSpec
-from core.services.attachments import store_file, stored_path, thumbnail_path
+from core.services.attachments import DOWNLOAD_CSP, open_stored, store_file
 from core.services.cases import CaseError
 from plugins.fema.export_screens import forbidden_unless
 from plugins.fema.models import Site, SitePhoto
@@ -33,13 +33,14 @@ def _bad_request(field_name: str, message: str):
     abort(400, description=gettext("%(field)s: %(message)s", field=FIELD_LABELS.get(field_name, field_name), message=message))
 
 
-def _send(path, content_type: str):
-    if not path.is_file():
+def _send(stored, content_type: str, etag: str):
+    """A stored photo (open, from core.storage) streamed back; 404 when the store no longer has it."""
+    if stored is None:
         abort(404)
-    response = send_file(path, mimetype=content_type, conditional=True, max_age=0)
+    response = send_file(stored, mimetype=content_type, conditional=True, etag=etag, max_age=0)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-cache"
-    response.headers["Content-Security-Policy"] = "sandbox"
+    response.headers["Content-Security-Policy"] = DOWNLOAD_CSP
     return response
 
 
@@ -112,15 +113,17 @@ class SitePhotoView(BaseView):
     @has_access
     def thumbnail(self, photo_id: int):
         photo = self._photo(photo_id)
-        path = thumbnail_path(photo.stored_name)
-        return _send(path, "image/jpeg") if path.is_file() else _send(stored_path(photo.stored_name), photo.content_type)
+        thumbnail = open_stored(photo.stored_name, thumbnail=True)
+        if thumbnail is not None:
+            return _send(thumbnail, "image/jpeg", f"t-{photo.stored_name}")
+        return _send(open_stored(photo.stored_name), photo.content_type, photo.stored_name)
 
     @expose("/photo/<int:photo_id>")
     @forbidden_unless("can_read")
     @has_access
     def original(self, photo_id: int):
         photo = self._photo(photo_id)
-        return _send(stored_path(photo.stored_name), photo.content_type)
+        return _send(open_stored(photo.stored_name), photo.content_type, photo.stored_name)
 
 
 def view_specs() -> list[ViewSpec]:

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from core.extensions import db
 from core.records import RoleSpec, ViewSpec
-from core.services.attachments import store_file, stored_path, thumbnail_path
+from core.services.attachments import DOWNLOAD_CSP, open_stored, store_file, thumbnail_name
+from core.storage import file_store
 from core.services.cases import Actor, CaseError
 from plugins.fieldservice.models import FieldPhoto
 
@@ -45,8 +46,8 @@ def save_photo(session: Session, upload: Any, actor: Actor) -> FieldPhoto:
 
 def forget_file(stored_name: str) -> None:
     """Delete a stored photo file and its thumbnail (its row was never committed)."""
-    stored_path(stored_name).unlink(missing_ok=True)
-    thumbnail_path(stored_name).unlink(missing_ok=True)
+    file_store().delete(stored_name)
+    file_store().delete(thumbnail_name(stored_name))
 
 
 def discard_photo(session: Session, photo: FieldPhoto) -> None:
@@ -71,11 +72,13 @@ class FieldPhotoView(BaseView):
         if photo is None:
             abort(404)
         thumb = request.args.get("thumb") == "1" and photo.has_thumbnail
-        path = thumbnail_path(photo.stored_name) if thumb else stored_path(photo.stored_name)
-        if not path.is_file():
+        stored = open_stored(photo.stored_name, thumbnail=thumb)
+        if stored is None:
             abort(404)
-        response = send_file(path, mimetype="image/jpeg" if thumb else photo.content_type, max_age=3600, conditional=True)
+        response = send_file(stored, mimetype="image/jpeg" if thumb else photo.content_type, max_age=3600, conditional=True,
+                             etag=f"{'t-' if thumb else ''}{photo.stored_name}")
         response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Content-Security-Policy"] = DOWNLOAD_CSP
         response.headers["Cache-Control"] = "private, max-age=3600"
         return response
 

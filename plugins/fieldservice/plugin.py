@@ -27,6 +27,13 @@ def config_defaults():
 
 
 @hookimpl
+def config_docs():
+    from plugins.fieldservice.config_docs import DOCS
+
+    return dict(DOCS)
+
+
+@hookimpl
 def validate_config(config):
     from plugins.fieldservice.settings import problems
 

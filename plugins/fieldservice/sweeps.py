@@ -8,8 +8,6 @@ flagged segment.  Errors are ``CaseError({field: [message]})``, as for cases.  N
 from __future__ import annotations
 
 import math
-import os
-import shutil
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -399,25 +397,24 @@ def segments_near(session: Session, sweep: SweepCampaign, zone_codes: Iterable[s
 
 
 def _copy_photo(session: Session, case: Case, photo: FieldPhoto, actor: Actor, at: datetime) -> Attachment | None:
-    """The check-off's photo on the case: the stored file is reused (a hard link under a new name, so either
-    can be removed alone), never decoded again.  None when the file is no longer on disk."""
-    from core.services.attachments import stored_path, thumbnail_path
+    """The check-off's photo on the case: the stored file is reused (copied in the store under a new name -- a hard
+    link on a local disk -- so either can be removed alone), never decoded again.  None when the file is gone."""
+    from core.services.attachments import thumbnail_name
+    from core.storage import file_store
 
-    if not stored_path(photo.stored_name).is_file():
+    store = file_store()
+    if not store.exists(photo.stored_name):
         return None
     extension = photo.stored_name.rsplit(".", 1)[-1]
     new_name = f"{uuid.uuid4().hex}.{extension}"
-    pairs = [(stored_path(photo.stored_name), stored_path(new_name))]
+    pairs = [(photo.stored_name, new_name)]
     if photo.has_thumbnail:
-        pairs.append((thumbnail_path(photo.stored_name), thumbnail_path(new_name)))
+        pairs.append((thumbnail_name(photo.stored_name), thumbnail_name(new_name)))
     for source, target in pairs:
-        if not source.is_file():
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
         try:
-            os.link(source, target)
-        except OSError:
-            shutil.copyfile(source, target)
+            store.copy(source, target)
+        except FileNotFoundError:
+            continue
     name = f"sweep-photo-{photo.id}.{extension}"
     attachment = Attachment(case=case, original_name=name, stored_name=new_name, content_type=photo.content_type, size=photo.size,
                             sha256=photo.sha256, width=photo.width, height=photo.height, has_thumbnail=photo.has_thumbnail,

@@ -92,11 +92,10 @@ def parse_id(text: str | None, field: str) -> int | None:
 
 
 def safe_back(wanted: str | None, default: str) -> str:
-    """Where to go after a form: a path of this site only (never ``//host`` or ``/\\host``)."""
-    wanted = wanted or ""
-    if wanted.startswith("/") and not wanted.startswith("//") and "\\" not in wanted and len(wanted) < 500:
-        return wanted
-    return default
+    """Where to go after a form: a page of this site only (never ``//host``, ``/\\host`` or ``/<tab>/host``)."""
+    from core.security import safe_redirect_target
+
+    return safe_redirect_target(wanted) or default
 
 
 def visible_crews(user=None) -> list[Crew]:

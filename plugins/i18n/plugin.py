@@ -56,6 +56,13 @@ def config_defaults():
     return copy.deepcopy(DEFAULTS)
 
 
+@hookimpl
+def config_docs():
+    from plugins.i18n.config_docs import DOCS
+
+    return dict(DOCS)
+
+
 def _known_locale(name) -> bool:
     try:
         Locale.parse(name)

@@ -21,12 +21,12 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, false, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import check_password_hash
 
+from core import privacy
 from core.extensions import db
 from core.i18n_content import localized
 from core.models import OPEN_STATUSES, Account, Case, CaseEvent, OutboxMessage, User
@@ -36,10 +36,10 @@ from plugins.intake import ratelimit, tokens
 from plugins.intake.following import email_key
 from plugins.intake.links import public_url
 from plugins.intake.mail import render_mail
-from plugins.intake.models import Follower, Notice, RateEvent, Satisfaction, UtilityAccount
+from plugins.intake.models import Call, Follower, Notice, RateEvent, Satisfaction, UtilityAccount
 
 RESIDENT_ROLE = "Resident"
-PASSWORD_MIN = 10
+PASSWORD_MIN = 12  # as core.security.PASSWORD_MIN: every password of the site
 PASSWORD_MAX = 200
 EMAIL_MAX = 128  # ab_user.username holds the e-mail
 
@@ -83,14 +83,11 @@ def normalise_email(email: str | None) -> str:
 
 
 def password_problem(password: str) -> str | None:
-    """Why a new password is refused (a sentence for the form), or None when it is fine."""
-    if len(password) < PASSWORD_MIN:
-        return gettext("Use at least %(count)d characters.", count=PASSWORD_MIN)
-    if len(password) > PASSWORD_MAX:
-        return gettext("Use at most %(count)d characters.", count=PASSWORD_MAX)
-    if password.isdigit():
-        return gettext("Use letters or symbols too, not only digits.")
-    return None
+    """Why a new password is refused (a sentence for the form), or None when it is fine: the site's one rule
+    (``core.security.password_problem``), as for staff."""
+    from core.security import password_problem as site_rule
+
+    return site_rule(password)
 
 
 def normalise_name(text: str | None) -> str:
@@ -178,7 +175,12 @@ def reset_token(user) -> str:
 
 
 def confirm_token(user) -> str:
-    return tokens.sign("confirm", {"u": user.id, "e": normalise_email(user.email)})
+    return tokens.sign("confirm", {"u": user.id, "e": _email_mark(user.email)})
+
+
+def _email_mark(email: str | None) -> str:
+    """A short keyed digest of the e-mail: a token is signed, not encrypted, and its link lands in access logs."""
+    return ratelimit.hashed(f"email:{normalise_email(email)}")[-16:]
 
 
 # ---------------------------------------------------------------- sign up, confirm
@@ -241,7 +243,7 @@ def confirm(token: str):
     if not data:
         return None, False
     user = db.session.get(User, data.get("u"))
-    if user is None or not is_resident(user) or normalise_email(user.email) != data.get("e"):
+    if user is None or not is_resident(user) or not secrets.compare_digest(_email_mark(user.email), str(data.get("e", ""))):
         return None, False
     if user.active:
         return user, False
@@ -458,7 +460,8 @@ def _iso(value) -> str | None:
 
 def export_data(account: Account, user=None) -> dict[str, Any]:
     """Everything the city keeps about the resident: the account, their cases (public fields and what
-    they wrote), the cases they follow and their satisfaction answers."""
+    they wrote, with the public timeline), the cases they follow, their satisfaction answers and the
+    notices and other e-mails sent to them."""
     cases = list(db.session.scalars(select(Case).where(Case.account_id == account.id).order_by(Case.created_at)))
     case_ids = [c.id for c in cases]
     public_events: dict[int, list[dict[str, Any]]] = {}
@@ -480,6 +483,13 @@ def export_data(account: Account, user=None) -> dict[str, Any]:
         .where(or_(*mine) if mine else false())
         .order_by(Satisfaction.created_at)
     ).all()
+    sent_to_them = list(db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.recipient == normalise_email(account.email)).order_by(OutboxMessage.created_at, OutboxMessage.id)
+    )) if account.email else []
+
+    def mail(m: OutboxMessage) -> dict[str, Any]:
+        return {"kind": m.kind, "subject": m.subject, "status": m.status, "queued_at": _iso(m.created_at), "sent_at": _iso(m.sent_at)}
+
     return {
         "exported_at": _iso(utcnow()),
         "account": {
@@ -491,6 +501,7 @@ def export_data(account: Account, user=None) -> dict[str, Any]:
             "contact_by_email": account.contact_by_email,
             "preferences": account.preferences or {},
             "created_at": _iso(account.created_at),
+            "last_active_at": _iso(account.last_active_at),
             "sign_in": {"username": user.username, "last_login": _iso(user.last_login)} if user is not None else None,
         },
         "cases": [
@@ -519,41 +530,58 @@ def export_data(account: Account, user=None) -> dict[str, Any]:
         "satisfaction": [
             {"reference": ref, "resolved": s.resolved, "rating": s.rating, "comment": s.comment, "at": _iso(s.created_at)} for s, ref in answers
         ],
+        "notices": [mail(m) for m in sent_to_them if m.kind == "notice"],  # city notices e-mailed to them (topics)
+        "emails": [mail(m) for m in sent_to_them if m.kind != "notice"],  # the other e-mails: about their cases, their account
     }
 
 
 # ---------------------------------------------------------------- closing
 
-CLOSED_NAME = "Closed account"
+CLOSED_NAME = privacy.CLOSED_NAME
 
 
 def close_account(account: Account, user=None) -> None:
-    """Anonymise the resident: their cases stay without contact details, follows and pending e-mails
-    go, the account keeps no personal data, and the login is deactivated under a scrambled name."""
-    email = normalise_email(account.email)
-    cases = list(db.session.scalars(select(Case).where(Case.account_id == account.id)))
-    for case in cases:
-        case.contact_name = case.contact_email = case.contact_phone = None
-        case.account_id = None
-        case.updated_at = utcnow()
-        db.session.add(CaseEvent(case=case, kind="updated", actor_label="portal", public=False,
-                                 body="", data={"anonymised": ["contact_name", "contact_email", "contact_phone", "account"]}))
-    followed = Follower.account_id == account.id
-    db.session.execute(delete(Follower).where(or_(followed, Follower.email == email) if email else followed))
-    if email:
-        db.session.execute(delete(OutboxMessage).where(OutboxMessage.recipient == email, OutboxMessage.status == "pending"))
-        db.session.execute(update(Satisfaction).where(Satisfaction.respondent == email_key(email)).values(respondent=None))
-    account.name = CLOSED_NAME
-    account.email = account.phone = account.utility_account_number = None
-    account.contact_by_email = False
-    account.preferences = {}
-    account.user_id = None
-    if user is not None:
-        scrambled = f"closed-{secrets.token_hex(8)}"
-        user.username = scrambled
-        user.email = f"{scrambled}@closed.invalid"
-        user.first_name, user.last_name = "Closed", "account"
-        user.password = generate_password_hash(secrets.token_urlsafe(32))  # a password nobody knows
-        user.active = False
-        user.roles = []
+    """Anonymise the resident at their request (core/privacy.py: cases stay without contact details,
+    follows and pending e-mails go, the account keeps no personal data, the login is deactivated)."""
+    privacy.anonymise_account(db.session, account, user, actor_label="portal")
     db.session.commit()
+
+
+def forget_contact(session, account: Account | None, emails: list[str], case_ids: list[int] | None) -> None:
+    """The intake plugin's part of anonymising (hook ``forget_contact``): follows by the account or these
+    addresses go, satisfaction answers stay but no longer point to the address."""
+    emails = [normalise_email(e) for e in emails if e]
+    who = [Follower.email.in_(emails)] if emails else []
+    if account is not None and case_ids is None:
+        who.append(Follower.account_id == account.id)
+    if who:
+        scope = [or_(*who)] + ([Follower.case_id.in_(case_ids)] if case_ids is not None else [])
+        session.execute(delete(Follower).where(*scope).execution_options(synchronize_session=False))
+    if emails:
+        scope = [Satisfaction.respondent.in_([email_key(e) for e in emails])]
+        scope += [Satisfaction.case_id.in_(case_ids)] if case_ids is not None else []
+        session.execute(update(Satisfaction).where(*scope).values(respondent=None).execution_options(synchronize_session=False))
+    calls = [Call.caller_email.in_(emails)] if emails else []
+    if case_ids is not None:
+        calls = [Call.case_id.in_(case_ids)]
+    elif account is not None:
+        calls.append(Call.account_id == account.id)
+    if calls:
+        session.execute(update(Call).where(or_(*calls)).values(**CALLER_BLANK, account_id=None).execution_options(synchronize_session=False))
+
+
+CALLER_BLANK = {"caller_name": "", "caller_phone": "", "caller_email": "", "address": ""}
+
+
+def expire_call_contacts(session, before) -> int:
+    """Hook ``expire_contacts``: calls taken before ``before`` lose who called (and the address they gave),
+    unless their case is still open; what the call was about and how it ended stay."""
+    from core.models import CLOSED_STATUSES
+
+    open_case = select(Case.id).where(Case.id == Call.case_id, Case.status.not_in(sorted(CLOSED_STATUSES))).exists()
+    has_contact = or_(*(getattr(Call, name) != "" for name in CALLER_BLANK))
+    result = session.execute(
+        update(Call).where(Call.started_at < before, has_contact, ~open_case)
+        .values(**CALLER_BLANK).execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0

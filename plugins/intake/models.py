@@ -213,3 +213,9 @@ class Call(Model):
     case = relationship("Case")
 
     __table_args__ = (Index("ix_intake_call_started", "started_at"),)
+
+
+# Created and revoked keys go to the admin audit log (never the key nor its hash).
+from core.audit import audit_model  # noqa: E402
+
+audit_model(ApiKey, "api key", label=lambda k: k.name, skip=("key_hash", "prefix"))

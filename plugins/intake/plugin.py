@@ -49,6 +49,13 @@ def config_defaults():
 
 
 @hookimpl
+def config_docs():
+    from plugins.intake.config_docs import DOCS
+
+    return dict(DOCS)
+
+
+@hookimpl
 def translation_directories():
     return [str(HERE / "translations")]
 
@@ -133,3 +140,17 @@ def validate_config(config):
     from plugins.intake.settings import problems
 
     return problems(config)
+
+
+@hookimpl
+def forget_contact(session, account, emails, case_ids):
+    from plugins.intake.accounts import forget_contact as forget
+
+    forget(session, account, emails, case_ids)
+
+
+@hookimpl
+def expire_contacts(session, before):
+    from plugins.intake.accounts import expire_call_contacts
+
+    return expire_call_contacts(session, before)

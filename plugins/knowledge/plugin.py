@@ -20,6 +20,11 @@ def plugin_info():
 
 
 @hookimpl
+def config_docs():
+    return {}  # no [knowledge] section: articles and FAQ are data (`civic knowledge import`), not config
+
+
+@hookimpl
 def register_migrations():
     return [MigrationSpec("knowledge", str(HERE / "migrations"), "alembic_version_knowledge", "knowledge_")]
 

@@ -448,7 +448,8 @@ def test_an_upload_without_the_csrf_token_is_refused(app, session, client_for):
 # ---- the service's promises: disk and database agree -----------------------------------------
 
 def test_when_the_database_refuses_the_row_the_files_are_removed(app, session):
-    """The case is deleted while the photo is on its way: the commit fails, and no orphan file stays behind."""
+    """Someone else saves the case while the photo is on its way (cases are never deleted: the database refuses
+    it): the stale commit fails, and no orphan file stays behind."""
     from core.extensions import db
     from core.services.attachments import store_attachment
 
@@ -456,7 +457,7 @@ def test_when_the_database_refuses_the_row_the_files_are_removed(app, session):
     case_id = case.id
     before = stored_files(app)
     with db.engine.begin() as other_connection:
-        other_connection.execute(sa.text('DELETE FROM "case" WHERE id = :id'), {"id": case_id})
+        other_connection.execute(sa.text('UPDATE "case" SET version = version + 1 WHERE id = :id'), {"id": case_id})
 
     with pytest.raises(sa.exc.SQLAlchemyError):
         store_attachment(session, case, Upload(phone_photo(), "late.jpg", "image/jpeg"), "late.jpg", actor(session, "pw_staff"))

@@ -157,6 +157,17 @@ def test_hook_config_defaults(demo):
     }
 
 
+def test_hook_config_docs(tmp_path):
+    """A city's own plugin documents its keys: `civic config reference` shows them with the plugin's defaults."""
+    result = run_civic("config", "reference", config=None, data_dir=tmp_path)  # needs no database
+    assert result.returncode == 0, result.stderr
+    section = result.stdout.split("## Plugin `demo`\n", 1)[1].split("\n## ", 1)[0]
+    assert "Demo notes on cases (test plugin). Turned on by `\"demo\"` in `[plugins] enabled` (requires `knowledge`)." in section
+    assert '| `route_to` | text | `"PARKS"` | The department code such a case goes to. |' in section
+    assert '| `greeting` | text | `"Hello from the demo plugin"` | What the demo page says. |' in section
+    assert "plugin 'demo'" not in result.stderr  # every key documented, every documented key known
+
+
 def test_hook_validate_config(tmp_path):
     config = city_config(tmp_path, ["knowledge", "demo"], append='\n[demo]\nroute_to = "NOWHERE"\ncolour = "red"\n')
     with plugin_site(), pytest.raises(ConfigError) as caught:
@@ -554,3 +565,68 @@ def test_hook_report_fields(demo, session):
         pm.unregister(name="high-test")
         if pm.has_plugin("high-twice"):
             pm.unregister(name="high-twice")
+
+
+def test_hook_forget_contact(demo, session):
+    """Anonymising a resident (or an anonymous reporter's old case) asks each plugin to forget them, in the
+    same transaction: everywhere for an account, on the given cases only for a case's contact."""
+    from core import hookimpl
+    from core.models import Account
+    from core.privacy import anonymise_account, anonymise_case_contact
+
+    asked: list[tuple] = []
+
+    class Remembers:
+        @hookimpl
+        def forget_contact(self, session, account, emails, case_ids):
+            asked.append((account.id if account is not None else None, list(emails), case_ids, session().in_transaction()))
+
+    account = Account(name="Zanzibar Quix", email="Zanzibar.Quix@example.org", phone="386-555-0101")
+    session.add(account)
+    session.commit()
+    case = new_case(session, account=account, contact_email=account.email)
+    other = new_case(session, contact_name="Anon Reporter", contact_email="anon.reporter@example.org")
+    pm = demo.app.extensions["civic"].pm
+    pm.register(Remembers(), name="remembers-test")
+    try:
+        anonymise_account(session, account, actor_label="test")
+        anonymise_case_contact(session, other, actor_label="test")
+        session.commit()
+    finally:
+        pm.unregister(name="remembers-test")
+    assert asked == [(account.id, ["zanzibar.quix@example.org"], None, True), (None, ["anon.reporter@example.org"], [other.id], True)]
+    assert case.contact_email is None and other.contact_name is None and account.name == "Closed account"
+
+
+def test_hook_expire_contacts(demo, session):
+    """Retention asks each plugin to clear the contact details it recorded before the cut-off and adds up the counts
+    (a plugin without any answers None); a dry run rolls the plugins' changes back."""
+    from datetime import timedelta
+
+    from core import hookimpl
+    from core.models.base import utcnow
+    from core.privacy import run_retention
+
+    asked = []
+
+    class Calls:
+        @hookimpl
+        def expire_contacts(self, session, before):
+            asked.append(before)
+            return 3
+
+    class Nothing:
+        @hookimpl
+        def expire_contacts(self, session, before):
+            return None
+
+    pm = demo.app.extensions["civic"].pm
+    pm.register(Calls(), name="calls-test")
+    pm.register(Nothing(), name="nothing-test")
+    try:
+        now = utcnow()
+        report = run_retention(session, inactive_resident_days=1095, case_contact_days=730, dry_run=True, now=now)
+    finally:
+        pm.unregister(name="calls-test")
+        pm.unregister(name="nothing-test")
+    assert asked == [now - timedelta(days=730)] and report.other_records == 3

@@ -35,6 +35,15 @@ def config_defaults():
 
 
 @hookimpl
+def config_docs():
+    """What each key means, for the admin guide's generated config reference (``civic config reference``)."""
+    return {
+        "streetlights.service": "The service code of the cases that get the nearest-pole panel (a code of [[services]]).",
+        "streetlights.radius_m": "How far from the reported spot, in metres (1 to 1000), a pole is looked for.",
+    }
+
+
+@hookimpl
 def validate_config(config):
     section = config.section("streetlights")
     problems = [ConfigProblem(f"streetlights.{key}", "unknown key") for key in section if key not in DEFAULTS]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Blueprint, current_app
+from flask_login import current_user
 
 HERE = Path(__file__).resolve().parent.parent
 
@@ -20,6 +21,23 @@ portal = Blueprint("portal", __name__, url_prefix="/portal", template_folder=str
 def _portal_globals():
     """``current_app`` for the layout (it shows links only for endpoints that exist)."""
     return {"current_app": current_app}
+
+
+@portal.before_request
+def _note_activity():
+    """A signed-in resident's visit counts as activity for retention (core/privacy.py; at most one write an hour)."""
+    if not getattr(current_user, "is_authenticated", False):
+        return
+    from core import privacy
+    from core.extensions import db
+    from plugins.intake.residents import current_account
+
+    account = current_account()
+    if account is not None:
+        before = account.last_active_at
+        privacy.touch(account)
+        if account.last_active_at != before:
+            db.session.commit()
 
 
 def blueprint() -> Blueprint:

@@ -42,7 +42,7 @@ def _current_language() -> str:
 class SignUpForm(FlaskForm):
     name = StringField(_l("Your name"), validators=[InputRequired(), Length(max=200)])
     email = EmailField(_l("E-mail"), validators=[InputRequired(), Email(message=_l("Enter an e-mail address like name@example.com.")), Length(max=accounts.EMAIL_MAX)])
-    password = PasswordField(_l("Password"), description=_l("At least 10 characters, not only digits."), validators=[InputRequired()])
+    password = PasswordField(_l("Password"), description=_l("At least 12 characters, not only digits."), validators=[InputRequired()])
     language = SelectField(_l("Preferred language"), validate_choice=True)
     website = StringField(_l("Leave this field empty"))  # honeypot: people never see it, robots fill it
 
@@ -63,7 +63,7 @@ class ResetRequestForm(FlaskForm):
 
 
 class ResetForm(FlaskForm):
-    password = PasswordField(_l("New password"), description=_l("At least 10 characters, not only digits."), validators=[InputRequired()])
+    password = PasswordField(_l("New password"), description=_l("At least 12 characters, not only digits."), validators=[InputRequired()])
 
     def validate_password(self, field):
         problem = accounts.password_problem(field.data or "")

@@ -20,7 +20,7 @@ from sqlalchemy.orm import defaultload, lazyload
 from core.extensions import db
 from core.i18n_content import localized
 from core.models import CLOSED_STATUSES, Attachment, Case, CaseEvent, Department, ServiceType
-from core.services.attachments import stored_path, thumbnail_path
+from core.services.attachments import DOWNLOAD_CSP, open_stored
 from plugins.intake import ratelimit
 from plugins.intake.following import (
     follow,
@@ -162,12 +162,13 @@ def photo(attachment_id: int, thumbnail: bool):
         or (thumbnail and not attachment.has_thumbnail)
     ):
         abort(404)
-    path = thumbnail_path(attachment.stored_name) if thumbnail else stored_path(attachment.stored_name)
-    if not path.is_file():
+    stored = open_stored(attachment.stored_name, thumbnail=thumbnail)
+    if stored is None:
         abort(404)
-    response = send_file(path, mimetype="image/jpeg" if thumbnail else attachment.content_type, conditional=True, max_age=0)
+    response = send_file(stored, mimetype="image/jpeg" if thumbnail else attachment.content_type, conditional=True, max_age=0,
+                         etag=f"{'t-' if thumbnail else ''}{attachment.stored_name}")
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "sandbox"
+    response.headers["Content-Security-Policy"] = DOWNLOAD_CSP
     response.headers["Cache-Control"] = "no-cache"
     return response
 

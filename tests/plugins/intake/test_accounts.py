@@ -213,7 +213,7 @@ def test_signing_up_with_a_known_e_mail_gives_the_same_answer_and_mails_a_remind
 def test_sign_up_refuses_weak_passwords_and_keeps_what_was_typed(app):
     client = portal_client(app)
     email = unique_email()
-    for password, problem in (("short-pw", "at least 10 characters"), ("12345678901234", "not only digits")):
+    for password, problem in (("short-pw-11", "at least 12 characters"), ("12345678901234", "not only digits")):
         answer = sign_up(client, email, name="Jo Weak", password=password)
         assert answer.status_code == 400
         html = answer.get_data(as_text=True)
