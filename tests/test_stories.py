@@ -193,6 +193,7 @@ def test_dispatcher_finds_the_caller_by_utility_account_sees_an_article_and_crea
     page.wait_for_selector("#caller-details")
     assert number in page.inner_text("#caller-details") and name in page.inner_text("#caller-details")
 
+    page.wait_for_load_state("load")  # the desk's script listens for the service's change only once it has run
     page.select_option("select.civic-service-select", "METER", force=True)  # select2 hides the plain <select>
     page.wait_for_selector("#call-suggestions >> text=Questions about your water bill")
     page.fill("#description", "The meter box lid is broken and the dial cannot be read.")
