@@ -52,9 +52,11 @@ def allow(bucket: str, key: str, limit: int, window: int) -> bool:
     """Record one event and return True, or return False when ``limit`` events happened in ``window`` seconds.
 
     One statement counts and records (``INSERT ... SELECT ... WHERE count < limit``), committed at once so that
-    the event counts even when the request fails later; on every Open311 POST, so it is kept to one round trip."""
+    the event counts even when the request fails later.  The key's events that left the window go first: the
+    table holds at most a window's worth per key (nothing else ever cleans it)."""
     now = utcnow()
     since = now - timedelta(seconds=window)
+    db.session.execute(delete(RateEvent).where(RateEvent.bucket == bucket, RateEvent.key == key, RateEvent.created_at < since))
     counted = (select(func.count()).select_from(RateEvent)
                .where(RateEvent.bucket == bucket, RateEvent.key == key, RateEvent.created_at >= since).scalar_subquery())
     row = select(literal(bucket, String), literal(key, String), literal(now, DateTime)).where(counted < limit)
@@ -73,13 +75,6 @@ def retry_after(bucket: str, key: str, window: int) -> int:
     if oldest is None:
         return 1
     return max(1, math.ceil((oldest + timedelta(seconds=window) - now).total_seconds()))
-
-
-def forget_older_than(seconds: int) -> int:
-    """Housekeeping: drop events older than any window (called by the notification worker)."""
-    result = db.session.execute(delete(RateEvent).where(RateEvent.created_at < utcnow() - timedelta(seconds=seconds)))
-    db.session.commit()
-    return result.rowcount or 0
 
 
 def _slot(window: int, now: float | None = None) -> tuple[int, float]:

@@ -59,3 +59,27 @@ def test_a_new_minute_drops_the_counters_older_than_the_previous_one(ctx):
     assert allow_counted("open311", key, 100, MINUTE, now=HALFWAY) is True
     assert counters(key) == {SLOT - 1: 2, SLOT: 1}
     assert counters(other) == {SLOT - 5: 7}  # another key's counters are its own business
+
+
+def test_a_residents_rate_limit_keeps_only_the_events_of_its_window(ctx):
+    """The portal's limits (a few reports or sign-ins an hour) count event rows: a key's rows older than the window
+    go when it acts again, so the table never grows past a window's worth per key."""
+    from datetime import timedelta
+
+    from core.extensions import db
+    from core.models.base import utcnow
+    from plugins.intake.models import RateEvent
+    from plugins.intake.ratelimit import allow
+
+    key, other = uuid.uuid4().hex, uuid.uuid4().hex
+    for who, age in ((key, 7200), (key, 30), (other, 7200)):
+        db.session.add(RateEvent(bucket="report", key=who, created_at=utcnow() - timedelta(seconds=age)))
+    db.session.commit()
+    assert allow("report", key, 5, 3600) is True
+
+    def ages(who):
+        return sorted((utcnow() - at).total_seconds() // 60 for at in db.session.scalars(
+            sa.select(RateEvent.created_at).where(RateEvent.bucket == "report", RateEvent.key == who)))
+
+    assert ages(key) == [0, 0]  # the one of 30 s ago and the new one; two hours ago is gone
+    assert ages(other) == [120]  # another key is left as it was
