@@ -107,6 +107,8 @@ class Case(Model):
         Index("ix_case_contact_email", "contact_email"),
         # The EOC hot-spot map: open cases since a moment, counted per cell from the index alone (0008).
         Index("ix_case_open_map", "status", "created_at", "lat", "long", "priority"),
+        # A new report's likely duplicate: the same service in a thin band of latitude around it (0011).
+        Index("ix_case_duplicate_spot", "service_type_id", "lat", "long", "created_at"),
     )
 
     def __repr__(self) -> str:
