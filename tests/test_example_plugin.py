@@ -134,3 +134,13 @@ def test_a_bad_setting_of_the_plugin_stops_start_up_with_one_line_naming_it(city
     done = civic({**city, "CIVIC_CONFIG": str(config)}, "config", "check")
     assert done.returncode != 0
     assert "streetlights.radius_m: must be a number of metres from 1 to 1000" in done.stdout + done.stderr
+
+
+def test_the_example_ships_a_complete_french_catalog():
+    """Every message translated, none fuzzy (a fuzzy entry is left out of the compiled catalog)."""
+    from babel.messages.pofile import read_po
+
+    with open(EXAMPLE / "civic_streetlights" / "translations" / "fr" / "LC_MESSAGES" / "messages.po", "rb") as f:
+        catalog = read_po(f)
+    assert not catalog.fuzzy
+    assert [m.id for m in catalog if m.id and (m.fuzzy or not m.string)] == []
