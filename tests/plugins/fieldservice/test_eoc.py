@@ -6,6 +6,7 @@ streets at a spot of their own, far from everyone else's, and look only inside i
 """
 from __future__ import annotations
 
+import math
 import random
 import uuid
 from contextlib import contextmanager
@@ -35,8 +36,15 @@ def setup(app):
 
 def lonely_spot() -> tuple[float, float]:
     """A point nobody else's test uses (the middle of a 400 m cell far from the city)."""
+    from plugins.fieldservice.geo import metres_to_degrees
+
     rng = random.Random(uuid.uuid4().int)
-    return round(rng.uniform(40.0, 60.0), 4), round(rng.uniform(-120.0, -90.0), 4)
+    cell = metres_to_degrees(400)  # hotspot_cell_m: the cell at street zooms
+    lat, long = rng.uniform(40.0, 60.0), rng.uniform(-120.0, -90.0)
+    # the middle of its cell, so the few metres a test spreads its points over never cross into the next one
+    lat = (math.floor((lat + 90.0) / cell) + 0.5) * cell - 90.0
+    long = (math.floor((long + 180.0) / cell) + 0.5) * cell - 180.0
+    return lat, long
 
 
 def box(lat: float, long: float, half: float = 0.01) -> str:
