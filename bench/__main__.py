@@ -19,10 +19,12 @@ import gzip
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -74,6 +76,26 @@ class Engine:
 
     def prepare(self, *args: str) -> dict:
         return json.loads(self.run(sys.executable, "-m", "bench.prepare", *args).stdout.strip().splitlines()[-1])
+
+    @contextmanager
+    def background_worker(self):
+        """``civic notify run`` (the outbox and the plugins' queues) at a lower priority, for the length of the block."""
+        command = ["nice", "-n", "10", sys.executable, "-c", "from core.cli import main; main()", "notify", "run", "--interval", "0.5"]
+        out = open(self.log, "ab")
+        try:
+            process = subprocess.Popen(command, cwd=self.code, env={**os.environ, **self.env}, stdout=out, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
+        finally:
+            out.close()
+        try:
+            yield process
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
     def server(self, target: str, ready: str = "/") -> Server:
         # The app is served as production serves it: with its gunicorn settings (load shedding) when the checkout has them.
@@ -149,7 +171,13 @@ def measure_open311_post(engine: Engine, app: Server, key: str, args) -> list[Ro
 
     with engine.server("bench.baseline_app:app") as baseline:
         base = run_load(HOST, baseline.port, post({}), args.clients, args.seconds)
-    ours = run_load(HOST, app.port, post({"api_key": key}), args.clients, args.seconds)
+    # The background worker runs as production runs it (`civic notify run`, at a lower priority): during a surge
+    # the app queues POSTs ([intake] open311_queue = "busy") and the worker turns them into cases meanwhile.
+    start = queue_state(engine.url)
+    with engine.background_worker():
+        ours = run_load(HOST, app.port, post({"api_key": key}), args.clients, args.seconds)
+        after_load = queue_state(engine.url, start["last_id"])
+        drained = wait_for_queue(engine.url, start["last_id"], timeout=max(120.0, args.seconds * 30))
     ratio = ours.rps / base.rps if base.rps else None
     passed = ratio is not None and ratio >= 0.5 and ours.p(95) < 100 and ours.count("5xx") == 0 and ours.count("2xx") > 0
     rows = [
@@ -157,6 +185,11 @@ def measure_open311_post(engine: Engine, app: Server, key: str, args) -> list[Ro
             note=f"p95 {ours.p(95):.0f} ms; " + (_ok_note(ours) or "all 2xx"), details={**ours.summary(), "baseline": base.summary()}),
         Row("   baseline: bare Flask + SQLAlchemy insert", base.rps, "req/s", note=f"p95 {base.p(95):.0f} ms; " + (_ok_note(base) or "all 2xx"),
             details=base.summary()),
+        Row("   queued during the load, then made cases", after_load["queued"], "requests", "every queued request becomes a case",
+            drained["pending"] == 0 and drained["refused"] == 0,
+            note=(f"{after_load['pending']:,} still queued when the load ended; {drained['made']:,} cases made, "
+                  f"{drained['refused']} refused, {drained['pending']} left after {drained['seconds']:.0f} s"),
+            details={"at_end_of_load": after_load, "drained": drained}),
     ]
     over = run_load(HOST, app.port, post({"api_key": key}), args.over_clients, args.seconds)
     rows.append(Row(f"   above capacity, {args.over_clients} clients", over.rps, "req/s", "0 5xx (429/503 allowed)",
@@ -165,6 +198,34 @@ def measure_open311_post(engine: Engine, app: Server, key: str, args) -> list[Ro
                          f"other 5xx {over.count('5xx') - over.count('503')}, errors {over.count('error')}",
                     details=over.summary()))
     return rows
+
+
+def queue_state(url: str, since_id: int = 0) -> dict:
+    """Open311 requests accepted into the queue since ``since_id``: how many, how many still wait, how many
+    became cases or were refused (read with SQLAlchemy alone: the harness never imports the app)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(sa.text(
+                "SELECT coalesce(max(id), 0), count(*), count(*) FILTER (WHERE processed_at IS NULL), count(case_id), "
+                "count(*) FILTER (WHERE processed_at IS NOT NULL AND case_id IS NULL) "
+                "FROM intake_batch_submission WHERE id > :since"), {"since": since_id}).one()
+            last = conn.execute(sa.text("SELECT coalesce(max(id), 0) FROM intake_batch_submission")).scalar_one()
+    finally:
+        engine.dispose()
+    return {"last_id": max(last, since_id), "queued": row[1], "pending": row[2], "made": row[3], "refused": row[4]}
+
+
+def wait_for_queue(url: str, since_id: int, timeout: float) -> dict:
+    """Poll until the requests queued since ``since_id`` are all processed (or ``timeout``): the drain time."""
+    began = time.monotonic()
+    while True:
+        state = queue_state(url, since_id)
+        if state["pending"] == 0 or time.monotonic() - began > timeout:
+            return {**state, "seconds": round(time.monotonic() - began, 1)}
+        time.sleep(0.5)
 
 
 def measure_case_list(engine: Engine, app: Server, cookie: str, accounts: dict, args) -> list[Row]:

@@ -71,6 +71,12 @@ def startup(app):
     """Called once the app is fully built, inside its application context."""
 
 
+@hookspec
+def background_work():
+    """Do one round of queued work (inside an app context): the background worker (``civic notify run``) calls it
+    after each round of the outbox.  Return True when more is waiting (the worker goes on without pausing)."""
+
+
 @hookspec(firstresult=True)
 def route_case(case, session):
     """Return a RoutingDecision for a new case; stops at the first non-None result."""

@@ -263,9 +263,20 @@ def run_worker(*, interval: float = 10.0, once: bool = False, limit: int = 100,
         total.add(report)
         if report.claimed and on_report:
             on_report(report)
-        if report.claimed < limit:  # the outbox had nothing more due
+        more = background_work()
+        if report.claimed < limit and not more:  # the outbox had nothing more due, nor the plugins' queues
             if once:
                 break
             stop.wait(interval)
     return total
+
+
+def background_work() -> bool:
+    """The plugins' queued work (``background_work`` hook: Open311 requests accepted during a surge...); True
+    when some of it said more is waiting.  One plugin failing does not stop the worker: it is logged."""
+    try:
+        return any(current_app.extensions["civic"].pm.hook.background_work())
+    except Exception:  # noqa: BLE001 -- the outbox must keep going; the next round tries again
+        log.exception("background work failed")
+        return False
 

@@ -1,9 +1,11 @@
 """Build a marshmallow schema from a service's Open311 attribute definitions."""
 from __future__ import annotations
 
+import json
+from functools import lru_cache
 from typing import Any
 
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from core.validation import translate_errors
@@ -31,8 +33,16 @@ def _field(defn: dict[str, Any]) -> fields.Field:
 
 
 def attribute_schema(definitions: list[dict[str, Any]]) -> Schema:
-    """A schema that validates and normalises ``Case.attributes`` for one service."""
-    variable = [d for d in definitions if d.get("variable", True)]
+    """A schema that validates and normalises ``Case.attributes`` for one service.
+
+    Built once per definitions and language (its messages are translated when it is built) and kept: building a
+    marshmallow schema costs more than the rest of an Open311 POST's checks."""
+    return _schema(json.dumps(definitions, sort_keys=True, default=str), str(get_locale() or ""))
+
+
+@lru_cache(maxsize=512)
+def _schema(definitions_json: str, _locale: str) -> Schema:
+    variable = [d for d in json.loads(definitions_json) if d.get("variable", True)]
     schema_cls = Schema.from_dict({d["code"]: _field(d) for d in variable}, name="CaseAttributes")
     return schema_cls(unknown=EXCLUDE)
 

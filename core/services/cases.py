@@ -136,6 +136,52 @@ def _check_location(lat: Any, long: Any, errors: dict[str, list[str]]) -> tuple[
     return out[0], out[1]
 
 
+@dataclass(frozen=True)
+class CheckedCase:
+    """What ``check_new_case`` made of the input: the values a new case is written with."""
+
+    description: str
+    lat: float | None
+    long: float | None
+    attributes: dict[str, Any]
+
+
+def check_new_case(service: ServiceType | None, *, service_code: str, description: str = "", channel: str = "web",
+                   priority: str = "normal", lat: Any = None, long: Any = None, attributes: dict[str, Any] | None = None,
+                   **texts: str | None) -> CheckedCase:
+    """Every check of a new case that needs no database (the service already read): CaseError naming each bad
+    field, else the cleaned values.  ``create_case`` runs it; a channel that queues a request (Open311 under a
+    surge) runs it before accepting, so what it accepts will become a case.  ``texts``: address, address_id,
+    zipcode, zone and the contact fields, checked against their column sizes."""
+    errors: dict[str, list[str]] = {}
+    if not service_code:
+        errors["service_code"] = [gettext("is required")]
+    elif service is None or not service.active:
+        errors["service_code"] = [gettext("unknown service '%(code)s'", code=service_code)]
+    description = (description or "").strip()
+    if len(description) > MAX_DESCRIPTION:
+        errors["description"] = [too_long(description, MAX_DESCRIPTION)]
+    if channel not in CHANNELS:
+        errors["channel"] = [gettext("must be one of: %(choices)s", choices=", ".join(CHANNELS))]
+    if priority not in PRIORITIES:
+        errors["priority"] = [gettext("must be one of: %(choices)s", choices=", ".join(PRIORITIES))]
+    lat, long = _check_location(lat, long, errors)
+    for name, value in texts.items():
+        limit = TEXT_LIMITS[name]
+        if value is not None and len(str(value)) > limit:
+            errors[name] = [too_long(str(value), limit)]
+    clean_attrs: dict[str, Any] = {}
+    if service is not None:
+        try:
+            clean_attrs = validate_attributes(service.attributes or [], attributes)
+        except ValidationError as exc:
+            for code, msgs in exc.messages.items():
+                errors[f"attribute[{code}]" if code != "_schema" else "attributes"] = translate_errors(list(msgs))
+    if errors:
+        raise CaseError(errors)
+    return CheckedCase(description, lat, long, clean_attrs)
+
+
 def create_case(
     session: Session,
     *,
@@ -164,37 +210,14 @@ def create_case(
 
     ``service_type``: the service of ``service_code`` when the caller has just read it (Open311 checks it is
     public first), so that it is not read twice."""
-    errors: dict[str, list[str]] = {}
     if service_type is not None and service_type.code == service_code:
         service = service_type
     else:
         service = session.scalar(select(ServiceType).where(ServiceType.code == (service_code or "")).options(*WITHOUT_STAFF))
-    if not service_code:
-        errors["service_code"] = [gettext("is required")]
-    elif service is None or not service.active:
-        errors["service_code"] = [gettext("unknown service '%(code)s'", code=service_code)]
-    description = (description or "").strip()
-    if len(description) > MAX_DESCRIPTION:
-        errors["description"] = [too_long(description, MAX_DESCRIPTION)]
-    if channel not in CHANNELS:
-        errors["channel"] = [gettext("must be one of: %(choices)s", choices=", ".join(CHANNELS))]
-    if priority not in PRIORITIES:
-        errors["priority"] = [gettext("must be one of: %(choices)s", choices=", ".join(PRIORITIES))]
-    lat, long = _check_location(lat, long, errors)
-    for name, value in (("address", address), ("address_id", address_id), ("zipcode", zipcode), ("zone", zone),
-                        ("contact_name", contact_name), ("contact_email", contact_email), ("contact_phone", contact_phone)):
-        limit = TEXT_LIMITS[name]
-        if value is not None and len(str(value)) > limit:
-            errors[name] = [too_long(str(value), limit)]
-    clean_attrs: dict[str, Any] = {}
-    if service is not None:
-        try:
-            clean_attrs = validate_attributes(service.attributes or [], attributes)
-        except ValidationError as exc:
-            for code, msgs in exc.messages.items():
-                errors[f"attribute[{code}]" if code != "_schema" else "attributes"] = translate_errors(list(msgs))
-    if errors:
-        raise CaseError(errors)
+    checked = check_new_case(service, service_code=service_code, description=description, channel=channel, priority=priority,
+                             lat=lat, long=long, attributes=attributes, address=address, address_id=address_id, zipcode=zipcode,
+                             zone=zone, contact_name=contact_name, contact_email=contact_email, contact_phone=contact_phone)
+    description, lat, long, clean_attrs = checked.description, checked.lat, checked.long, checked.attributes
 
     now = created_at or utcnow()
     case = Case(

@@ -19,6 +19,9 @@ DOCS = {
     "intake.lookup_window": "The window of lookup_limit, in seconds.",
     "intake.nearby_radius": "How far around a new report, in metres, the portal looks for open cases to ask \"Is this it?\".",
     "intake.open311_rate_limit": "Open311 requests per minute per API key (a key's own --rate-limit overrides it).",
+    "intake.open311_queue": ("When an Open311 POST is accepted into a queue and answered with a token instead of a "
+                             "service_request_id: \"off\" never, \"busy\" while connections wait for a worker (a surge), "
+                             "\"always\". The background worker (civic notify run) turns queued requests into cases."),
     "intake.call_wrap_up_reasons": "The phone desk's reasons for an information-only call: code = \"label\" or code = "
                                    "{ en = \"...\", fr = \"...\" } (codes: lower-case letters, digits and _).",
     "intake.email": "The e-mail channel: the IMAP mailbox `civic intake poll-email` reads; empty: no mailbox.",

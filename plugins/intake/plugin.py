@@ -41,6 +41,7 @@ def config_defaults():
         "nearby_radius": 200,
         # Open311: requests per minute per API key (a key's own rate_limit overrides it).
         "open311_rate_limit": 120,
+        "open311_queue": "busy",
         # Phone desk: the wrap-up reasons of an information-only call (code = label, or {en, fr}).
         "call_wrap_up_reasons": {},
         # E-mail channel ([intake.email]): IMAP mailbox read by `civic intake poll-email`.
@@ -82,6 +83,19 @@ def dashboard_widgets():
     from plugins.intake.satisfaction import dashboard_panel, trend_panel
 
     return [dashboard_panel(), trend_panel(), calls_panel()]
+
+
+@hookimpl
+def background_work():
+    """Open311 requests accepted into the queue (a surge, batch services) become cases."""
+    from core.extensions import db
+    from plugins.intake.open311.write import BACKGROUND_RUN, process_batch
+
+    try:
+        report = process_batch(db.session, limit=BACKGROUND_RUN)
+    finally:
+        db.session.remove()
+    return len(report.created) + len(report.refused) >= BACKGROUND_RUN
 
 
 @hookimpl

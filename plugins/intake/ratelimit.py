@@ -14,10 +14,11 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from functools import lru_cache
 from datetime import timedelta
 
 from flask import current_app, request
-from sqlalchemy import BigInteger, DateTime, Integer, String, delete, func, insert, literal, select
+from sqlalchemy import BigInteger, DateTime, Float, Integer, String, bindparam, delete, func, insert, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -84,33 +85,44 @@ def _slot(window: int, now: float | None = None) -> tuple[int, float]:
     return slot, now - slot * window
 
 
-def allow_counted(bucket: str, key: str, limit: int, window: int, now: float | None = None) -> bool:
+def allow_counted(bucket: str, key: str, limit: int, window: int, now: float | None = None, commit: bool = True) -> bool:
     """Count one request and return True, or return False when the sliding-window estimate reached ``limit``.
 
     One statement: insert this slot's counter, or add one to it, only while ``earlier * weight + count + 1 <=
     limit``.  Committed at once like ``allow`` (a failed request counts too).  On PostgreSQL that commit does not
     wait for the disk (``synchronous_commit`` off for this transaction only): a crash may forget a few counts,
-    which costs nothing, and every request is spared a flush."""
+    which costs nothing, and every request is spared a flush.  ``commit=False``: the count joins the caller's
+    transaction, and its commit waits for the disk as usual (what else it writes must not be forgotten)."""
     slot, elapsed = _slot(window, now)
-    weight = 1 - elapsed / window
+    dialect = db.session.get_bind().dialect.name
+    params = {"bucket": bucket, "key": key, "slot": slot, "earlier_slot": slot - 1, "weight": 1 - elapsed / window, "limit": limit}
+    row = db.session.execute(_counting(dialect, quick=commit and dialect == "postgresql"), params).first()
+    if row is not None and row.count == 1:  # a new slot (once a window per key): the slots before the earlier one go
+        table = RateCounter.__table__
+        db.session.execute(delete(table).where(table.c.bucket == bucket, table.c.key == key, table.c.slot < slot - 1))
+    if commit:
+        commit_keeping(db.session)
+    return row is not None
+
+
+@lru_cache(maxsize=8)
+def _counting(dialect: str, quick: bool):
+    """``allow_counted``'s upsert, built once (with bind parameters): building it on every request cost more
+    than running it.  ``quick``: its transaction's commit does not wait for the disk (PostgreSQL)."""
     table = RateCounter.__table__
     earlier_row = table.alias("earlier")
+    bucket, key, limit = bindparam("bucket", type_=String), bindparam("key", type_=String), bindparam("limit", type_=Integer)
     earlier = func.coalesce(select(earlier_row.c.count).where(
-        earlier_row.c.bucket == bucket, earlier_row.c.key == key, earlier_row.c.slot == slot - 1).scalar_subquery(), 0) * weight
-    rows = select(literal(bucket, String), literal(key, String), literal(slot, BigInteger), literal(1, Integer)).where(earlier + 1 <= limit)
-    postgres = db.session.get_bind().dialect.name == "postgresql"
-    if postgres:
+        earlier_row.c.bucket == bucket, earlier_row.c.key == key,
+        earlier_row.c.slot == bindparam("earlier_slot", type_=BigInteger)).scalar_subquery(), 0) * bindparam("weight", type_=Float)
+    rows = select(bucket, key, bindparam("slot", type_=BigInteger), literal(1, Integer)).where(earlier + 1 <= limit)
+    if quick:
         rows = rows.where(func.set_config("synchronous_commit", "off", True) == "off")
-    stmt = (pg_insert if postgres else sqlite_insert)(table).from_select(["bucket", "key", "slot", "count"], rows)
-    stmt = stmt.on_conflict_do_update(
+    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(table).from_select(["bucket", "key", "slot", "count"], rows)
+    return stmt.on_conflict_do_update(
         index_elements=[table.c.bucket, table.c.key, table.c.slot], set_={"count": table.c.count + 1},
         where=table.c.count + 1 + earlier <= limit,
     ).returning(table.c.count)
-    row = db.session.execute(stmt).first()
-    if row is not None and row.count == 1:  # a new slot (once a window per key): the slots before the earlier one go
-        db.session.execute(delete(table).where(table.c.bucket == bucket, table.c.key == key, table.c.slot < slot - 1))
-    commit_keeping(db.session)
-    return row is not None
 
 
 def retry_after_counted(bucket: str, key: str, limit: int, window: int, now: float | None = None) -> int:

@@ -5,8 +5,9 @@ from core.records import ConfigProblem
 
 KNOWN = {
     "public_url", "tile_url", "tile_attribution", "report_limit", "report_window", "lookup_limit",
-    "lookup_window", "nearby_radius", "open311_rate_limit", "call_wrap_up_reasons", "email",
+    "lookup_window", "nearby_radius", "open311_rate_limit", "open311_queue", "call_wrap_up_reasons", "email",
 }
+QUEUE_MODES = ("off", "busy", "always")
 
 
 def problems(config) -> list[ConfigProblem]:
@@ -21,4 +22,7 @@ def problems(config) -> list[ConfigProblem]:
         value = section.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             found.append(ConfigProblem(f"intake.{key}", f"must be a whole number of at least 1, not {value!r}"))
+    mode = section.get("open311_queue")
+    if mode is not None and mode not in QUEUE_MODES:
+        found.append(ConfigProblem("intake.open311_queue", f"must be one of {', '.join(QUEUE_MODES)}, not {mode!r}"))
     return found + call_problems(config) + email_problems(config)

@@ -57,6 +57,10 @@ PROBLEMS = {
     "routing-keyword-empty-list": Problem(
         "routing[0].keyword", "must be a phrase or a list of phrases", append='\n[[routing]]\nkeyword = []\ndepartment = "PW"\n',
     ),
+    "bad-open311-queue-mode": Problem(
+        "intake.open311_queue", "must be one of off, busy, always, not 'sometimes'", enabled=["intake"],
+        append='\n[intake]\nopen311_queue = "sometimes"\n',
+    ),
     "bad-plugin-section-value": Problem(
         "demo.route_to", "unknown department 'PARKS'", enabled=["knowledge", "demo"], append='\n[demo]\nroute_to = "PARKS"\n', site=True
     ),

@@ -17,7 +17,7 @@ import hmac
 import secrets
 from datetime import timedelta
 
-from flask import current_app, request
+from flask import current_app, g, request
 from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -144,21 +144,33 @@ def limit_of(key: ApiKey) -> int:
     return key.rate_limit or int(current_app.extensions["civic"].plugin_config["intake"]["open311_rate_limit"])
 
 
-def count_request(key: ApiKey) -> None:
-    """Count one request of ``key``; over its limit, RateLimited (429).  Also keeps ``last_used_at`` fresh."""
+def count_request(key: ApiKey, commit: bool = True) -> None:
+    """Count one request of ``key``; over its limit, RateLimited (429).  Also keeps ``last_used_at`` fresh.
+
+    ``commit=False``: the count joins the caller's transaction (a queued POST writes its submission and its count
+    with one commit; when the caller rolls back, it must count again: ``counted()`` says whether it did)."""
     limit = limit_of(key)
-    if not allow_counted(RATE_BUCKET, str(key.id), limit, RATE_WINDOW):
+    if not allow_counted(RATE_BUCKET, str(key.id), limit, RATE_WINDOW, commit=commit):
         wait = retry_after_counted(RATE_BUCKET, str(key.id), limit, RATE_WINDOW)
         raise RateLimited(wait, gettext("api_key: more than %(limit)d requests in a minute; try again in %(seconds)d seconds",
                                         limit=limit, seconds=wait))
     now = utcnow()
     if key.last_used_at is None or key.last_used_at <= now - LAST_USED_EVERY:
         key.last_used_at = now
-        db.session.commit()
+        if commit:
+            db.session.commit()
+    g.open311_counted = commit
 
 
-def authorized() -> ApiKey:
-    """``authenticate()`` then ``count_request()``: what every keyed Open311 method calls first."""
+def counted() -> bool:
+    """Whether this request's count is committed."""
+    return bool(g.get("open311_counted"))
+
+
+def authorized(count: bool = True) -> ApiKey:
+    """``authenticate()`` then ``count_request()``: what every keyed Open311 method calls first (POST
+    ``requests`` counts later: see write.py)."""
     key = authenticate()
-    count_request(key)
+    if count:
+        count_request(key)
     return key

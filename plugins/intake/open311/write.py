@@ -28,8 +28,15 @@ An unknown (or non-public, or inactive) ``service_code`` is a 404, as the spec s
   ``service_request_id``, ``service_notice``, ``account_id``.
 - Batch services (``ServiceType.type == "batch"``) are validated the same way (the case is built
   and rolled back), then kept as a ``BatchSubmission`` answered with a ``token`` instead of an id
-  (never both); ``civic open311 process-batch`` (cron) turns them into cases; ``tokens/{token}``
-  then gives the ``service_request_id``.  A ``media`` file is refused for them (send ``media_url``).
+  (never both); the background worker (``civic notify run``, through the ``background_work`` hook) or
+  ``civic open311 process-batch`` (cron) turns them into cases; ``tokens/{token}`` then gives the
+  ``service_request_id``.  A ``media`` file is refused for them (send ``media_url``).
+- A surge (``[intake] open311_queue``, default "busy": while BUSY_WAITING or more connections wait for a
+  gunicorn worker; "always"; "off"): a POST without a ``media`` file is checked as ``create_case`` checks it
+  (``check_new_case``: everything that needs no database) and kept the same way, with its rate count, in one
+  transaction of two INSERTs, and answered with a ``token``.  Making the case (numbering, routing, the
+  duplicate check, the timeline, the acknowledgement e-mail) waits for the worker, dated when the request
+  came.  A client that cannot use tokens gets ids again once the surge is over, or always with "off".
 """
 from __future__ import annotations
 
@@ -42,12 +49,13 @@ from urllib.parse import urlsplit
 from flask import current_app, request
 from flask_babel import force_locale, gettext
 from marshmallow import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from core import admission
 from core.errors import BUSY_RETRY_AFTER, busy_message, is_busy
 from core.extensions import csrf, db
 from core.formats import format_datetime
@@ -56,13 +64,13 @@ from core.models import Case, CaseEvent, ServiceType
 from core.models.base import utcnow
 from core.services.attachments import sniff, store_attachment
 from core.services.attributes import validate_attributes
-from core.services.cases import MAX_DESCRIPTION, WITHOUT_STAFF, Actor, CaseError, create_case, too_long
+from core.services.cases import MAX_DESCRIPTION, WITHOUT_STAFF, Actor, CaseError, check_new_case, create_case, too_long
 from core.validation import translate_errors
 from plugins.intake.following import follow
 from plugins.intake.models import ApiKey, BatchSubmission
 from plugins.intake.open311 import open311
 from plugins.intake.open311.formats import FORMATS, errors, render
-from plugins.intake.open311.keys import RateLimited, authorized
+from plugins.intake.open311.keys import RateLimited, authorized, count_request, counted
 from plugins.intake.open311.views import Open311Error, _answer, _check, _city, _fit, answer_locale
 from plugins.intake.ratelimit import commit_keeping
 
@@ -71,6 +79,8 @@ MAX_NAME_PART = 100
 MAX_ATTRIBUTE_KEYS = 200
 TOKEN_BYTES = 24  # 32 characters
 BATCH_RUN = 500  # submissions per `process-batch` run
+BACKGROUND_RUN = 100  # submissions per round of the background worker (then the outbox gets its turn)
+BUSY_WAITING = 4  # connections waiting for a worker from which [intake] open311_queue = "busy" queues POSTs
 CONTACT_FIELDS = ("contact_name", "contact_email", "contact_phone")
 # create_case's field names -> the Open311 parameter a client sent.
 OPEN311_FIELDS = {
@@ -149,26 +159,35 @@ def post_locale() -> str:
     return answer_locale()
 
 
-def keyed_answer(fmt: str, build, status: int = 201):
+def keyed_answer(fmt: str, build, status: int = 201, count_first: bool = True):
     """A POST that needs a key: format, jurisdiction, key and rate checks, then ``build(key, locale)`` ->
-    ``(root, value[, status])``; any Open311Error rolls the session back and becomes the error document."""
+    ``(root, value[, status])``; any Open311Error rolls the session back and becomes the error document.
+
+    ``count_first=False``: ``build`` counts the request itself (in its own transaction); when it fails before
+    its count is committed, the request is counted here, and over the key's rate the answer is that 429."""
     answer_fmt = fmt if fmt in FORMATS else "json"
     try:
         locale = post_locale()
     except RequestEntityTooLarge:
         locale = default_locale()
+    key = None
     with force_locale(locale):
         try:
-            _check(fmt, form_value("jurisdiction_id"))
-            key = authorized()
-            result = build(key, locale)
+            try:
+                _check(fmt, form_value("jurisdiction_id"))
+                key = authorized(count=count_first)
+                result = build(key, locale)
+            except Open311Error as exc:
+                db.session.rollback()
+                if key is not None and not counted() and not isinstance(exc, RateLimited):
+                    count_request(key)  # a refused request counts too (RateLimited when it is one too many)
+                raise
         except RateLimited as exc:
             db.session.rollback()
             response = errors(answer_fmt, 429, exc.descriptions)
             response.headers["Retry-After"] = str(exc.retry_after)
             return response
         except Open311Error as exc:
-            db.session.rollback()
             return errors(answer_fmt, exc.status, exc.descriptions)
         except SQLAlchemyError as exc:
             if not is_busy(exc):
@@ -342,10 +361,13 @@ def service_notice(case: Case, locale: str) -> str:
 def _create(key: ApiKey, locale: str):
     sub = read_submission()
     actor = Actor(label=f"open311:{key.name}")
+    if accept_later(sub):
+        token = queue_submission(db.session, sub, key, actor, locale)
+        return "service_requests", [{"token": token, "service_notice": token_notice(token), "account_id": None}]
+    count_request(key)
     if sub.service.type == "batch":
         token = queue_batch(db.session, sub, key, actor, locale)
-        notice = gettext("Accepted for processing: ask tokens/%(token)s for its service_request_id later.", token=token)
-        return "service_requests", [{"token": token, "service_notice": notice, "account_id": None}]
+        return "service_requests", [{"token": token, "service_notice": token_notice(token), "account_id": None}]
     case = build_case(db.session, sub, actor)
     if sub.media is not None:
         try:
@@ -359,18 +381,54 @@ def _create(key: ApiKey, locale: str):
     return "service_requests", [{"service_request_id": case.reference, "service_notice": service_notice(case, locale), "account_id": None}]
 
 
+def token_notice(token: str) -> str:
+    return gettext("Accepted for processing: ask tokens/%(token)s for its service_request_id later.", token=token)
+
+
 @open311.route("/requests.<fmt>", methods=["POST"])
 def post_request(fmt: str):
-    return keyed_answer(fmt, _create)
+    return keyed_answer(fmt, _create, count_first=False)
 
 
 csrf.exempt(post_request)
 
 
-# ---------------------------------------------------------------- batch services
+# ---------------------------------------------------------------- accepted now, made into a case later
+
+def queue_mode() -> str:
+    return str(current_app.extensions["civic"].plugin_config["intake"].get("open311_queue") or "off")
+
+
+def accept_later(sub: Submission) -> bool:
+    """Whether this POST is queued and answered with a token (``[intake] open311_queue``): "always"; "busy" while
+    at least BUSY_WAITING connections wait for a worker (core.admission: the server is saturated, a surge).
+    Never for a batch service (validated in full, below) nor with a ``media`` file (it is stored with its case)."""
+    if sub.media is not None or sub.service.type == "batch":
+        return False
+    mode = queue_mode()
+    return mode == "always" or (mode == "busy" and admission.waiting() >= BUSY_WAITING)
+
+
+def queue_submission(session: Session, sub: Submission, key: ApiKey, actor: Actor, locale: str) -> str:
+    """Check the request as ``create_case`` will (every check that needs no database), keep it with its count
+    in one transaction, return its token.  The background worker (``civic notify run``, ``background_work``)
+    makes the case, dated when the request came; ``tokens/{token}`` then gives its ``service_request_id``."""
+    try:
+        check_new_case(sub.service, **sub.fields)
+    except CaseError as exc:
+        raise Open311Error(400, *(sub.problems + case_error_lines(exc.errors, sub.reported))) from None
+    if sub.problems:
+        raise Open311Error(400, *sub.problems)
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    payload = {"fields": sub.fields, "email": sub.email, "media_url": sub.media_url, "locale": locale, "actor": actor.label}
+    session.execute(insert(BatchSubmission.__table__).values(token=token, api_key_id=key.id, payload=payload, created_at=utcnow(), error=""))
+    count_request(key, commit=False)  # over the rate: RateLimited, and keyed_answer rolls the submission back
+    commit_keeping(session)
+    return token
+
 
 def queue_batch(session: Session, sub: Submission, key: ApiKey, actor: Actor, locale: str) -> str:
-    """Validate as for a case (built, then rolled back), keep the submission, return its token."""
+    """A batch service's POST: validate as for a case (built, then rolled back), keep the submission, return its token."""
     build_case(session, sub, actor)
     session.rollback()
     token = secrets.token_urlsafe(TOKEN_BYTES)
