@@ -88,6 +88,7 @@ class Engine:
         finally:
             out.close()
         try:
+            _wait_until_idle(process)  # started before the load, as the service it is in production
             yield process
         finally:
             process.send_signal(signal.SIGTERM)
@@ -101,6 +102,24 @@ class Engine:
         # The app is served as production serves it: with its gunicorn settings (load shedding) when the checkout has them.
         config = "python:core.gunicorn_conf" if target.startswith("core.") and (self.code / "core" / "gunicorn_conf.py").exists() else None
         return Server(target, self.env, log=self.log, cwd=str(self.code), ready_path=ready, config=config)
+
+
+def _wait_until_idle(process: subprocess.Popen, timeout: float = 60.0) -> None:
+    """Until ``process`` (the background worker) has started and waits for work: its CPU time stops growing."""
+    def cpu() -> float:
+        try:
+            fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    deadline, last = time.monotonic() + timeout, -1.0
+    while time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.5)
+        now = cpu()
+        if last >= 1.0 and now - last < 0.02:  # past the imports (a second of CPU at least), now idle
+            return
+        last = now
 
 
 def postgres_answers(url: str) -> str | None:

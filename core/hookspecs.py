@@ -72,9 +72,10 @@ def startup(app):
 
 
 @hookspec
-def background_work():
+def background_work(drain):
     """Do one round of queued work (inside an app context): the background worker (``civic notify run``) calls it
-    after each round of the outbox.  Return True when more is waiting (the worker goes on without pausing)."""
+    after each round of the outbox.  Return True when more is waiting (the worker goes on without pausing).
+    ``drain``: do all of it now, whatever the load (``civic notify run --once``)."""
 
 
 @hookspec(firstresult=True)

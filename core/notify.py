@@ -263,7 +263,7 @@ def run_worker(*, interval: float = 10.0, once: bool = False, limit: int = 100,
         total.add(report)
         if report.claimed and on_report:
             on_report(report)
-        more = background_work()
+        more = background_work(drain=once)
         if report.claimed < limit and not more:  # the outbox had nothing more due, nor the plugins' queues
             if once:
                 break
@@ -271,11 +271,11 @@ def run_worker(*, interval: float = 10.0, once: bool = False, limit: int = 100,
     return total
 
 
-def background_work() -> bool:
+def background_work(drain: bool = False) -> bool:
     """The plugins' queued work (``background_work`` hook: Open311 requests accepted during a surge...); True
     when some of it said more is waiting.  One plugin failing does not stop the worker: it is logged."""
     try:
-        return any(current_app.extensions["civic"].pm.hook.background_work())
+        return any(current_app.extensions["civic"].pm.hook.background_work(drain=drain))
     except Exception:  # noqa: BLE001 -- the outbox must keep going; the next round tries again
         log.exception("background work failed")
         return False

@@ -86,16 +86,16 @@ def dashboard_widgets():
 
 
 @hookimpl
-def background_work():
-    """Open311 requests accepted into the queue (a surge, batch services) become cases."""
+def background_work(drain):
+    """Open311 requests accepted into the queue (a surge, batch services) become cases: a few a round while the
+    servers are still queueing (the surge goes on), all of them once it is over (or at once with ``drain``)."""
     from core.extensions import db
-    from plugins.intake.open311.write import BACKGROUND_RUN, process_batch
+    from plugins.intake.open311.write import background_batch
 
     try:
-        report = process_batch(db.session, limit=BACKGROUND_RUN)
+        return background_batch(db.session, drain=drain)
     finally:
         db.session.remove()
-    return len(report.created) + len(report.refused) >= BACKGROUND_RUN
 
 
 @hookimpl

@@ -96,7 +96,7 @@ def allow_counted(bucket: str, key: str, limit: int, window: int, now: float | N
     slot, elapsed = _slot(window, now)
     dialect = db.session.get_bind().dialect.name
     params = {"bucket": bucket, "key": key, "slot": slot, "earlier_slot": slot - 1, "weight": 1 - elapsed / window, "limit": limit}
-    row = db.session.execute(_counting(dialect, quick=commit and dialect == "postgresql"), params).first()
+    row = db.session.connection().execute(_counting(dialect, quick=commit and dialect == "postgresql"), params).first()
     if row is not None and row.count == 1:  # a new slot (once a window per key): the slots before the earlier one go
         table = RateCounter.__table__
         db.session.execute(delete(table).where(table.c.bucket == bucket, table.c.key == key, table.c.slot < slot - 1))

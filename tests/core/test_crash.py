@@ -41,6 +41,7 @@ class Burst:
     """What the clients saw: references whose report was answered as created, and requests cut off."""
 
     answered: list[tuple[str, str]] = field(default_factory=list)  # (channel, reference)
+    tokens: list[str] = field(default_factory=list)  # Open311 reports queued during the burst (answered with a token)
     cut_off: int = 0
     refused: list[str] = field(default_factory=list)  # unexpected answers (a 4xx/5xx before the kill)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -103,7 +104,10 @@ def open311_client(port: int, key: str, burst: Burst, stop: threading.Event, n: 
             conn.close()
         if 200 <= response.status < 300:
             (answer,) = json.loads(data)
-            burst.note("open311", answer["service_request_id"])
+            if "token" in answer:  # queued: the server was busy ([intake] open311_queue = "busy")
+                with burst.lock:
+                    burst.tokens.append(answer["token"])
+            burst.note("open311", answer.get("service_request_id") or answer["token"])
         elif response.status not in BUSY and not stop.is_set():
             burst.refused.append(f"open311 {response.status}: {data[:200]!r}")
 
@@ -213,6 +217,27 @@ def references_whole(url: str, references: list[str]) -> dict[str, list[str]]:
     return lacking
 
 
+def queued_tokens(url: str, tokens: list[str]) -> set[str]:
+    engine = sa.create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as c:
+            return {t for t in tokens if c.scalar(sa.text("SELECT count(*) FROM intake_batch_submission WHERE token = :t"), {"t": t})}
+    finally:
+        engine.dispose()
+
+
+def token_references(url: str, tokens: list[str]) -> dict[str, str]:
+    """token -> the reference of the case made from it (tokens without a case left out)."""
+    engine = sa.create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as c:
+            rows = [c.execute(sa.text('SELECT s.token, c.reference FROM intake_batch_submission s JOIN "case" c ON c.id = s.case_id '
+                                      "WHERE s.token = :t"), {"t": t}).first() for t in tokens]
+            return {row[0]: row[1] for row in rows if row is not None}
+    finally:
+        engine.dispose()
+
+
 # ---------------------------------------------------------------- the story
 
 def test_reports_answered_before_a_kill_9_are_all_there_after_the_restart_and_whole(city, tmp_path):
@@ -256,7 +281,13 @@ def test_reports_answered_before_a_kill_9_are_all_there_after_the_restart_and_wh
         assert 200 <= answer.status < 300, answer.read()
         conn.close()
 
-    references = [reference for _, reference in burst.answered]
+    # Reports queued with a token were kept too, and the background worker makes each one a whole case.
+    assert queued_tokens(url, burst.tokens) == set(burst.tokens), "a report answered with a token was lost"
+    worked = subprocess.run([CIVIC, "notify", "run", "--once"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert worked.returncode == 0, worked.stderr
+    made = token_references(url, burst.tokens)
+    assert sorted(made) == sorted(burst.tokens), "a queued report did not become a case"
+    references = [reference for _, reference in burst.answered if reference not in made] + list(made.values())
     assert references_whole(url, references) == {}, "a report that was answered is missing or half-written"
     found = consistency(url)
     assert found["cases"] >= len(set(references))

@@ -15,11 +15,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from flask import current_app, g, request
 from flask_babel import gettext
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -126,25 +127,39 @@ def presented_key() -> str:
     return ""
 
 
-def authenticate() -> ApiKey:
+@dataclass(frozen=True)
+class PresentedKey:
+    """The valid key of a request: what the request needs of it (read as one row, not an ORM object)."""
+
+    id: int
+    name: str
+    rate_limit: int | None
+    last_used_at: datetime | None
+
+
+_FIND_KEY = select(ApiKey.id, ApiKey.name, ApiKey.key_hash, ApiKey.rate_limit, ApiKey.revoked_at, ApiKey.last_used_at).where(
+    ApiKey.key_hash == bindparam("digest"))
+
+
+def authenticate() -> PresentedKey:
     """The valid key of this request, else Open311Error(403) saying what is wrong with it."""
     plain = presented_key()
     if not plain:
         raise Open311Error(403, gettext("api_key: is required: ask the city for a key and send it as api_key"))
     digest = key_hash(plain[:200])
-    key = db.session.scalar(select(ApiKey).where(ApiKey.key_hash == digest))
-    if key is None or not hmac.compare_digest(key.key_hash, digest):
+    row = db.session.connection().execute(_FIND_KEY, {"digest": digest}).first()  # Core: no ORM work for one row
+    if row is None or not hmac.compare_digest(row.key_hash, digest):
         raise Open311Error(403, gettext("api_key: this key is not known here"))
-    if key.revoked_at is not None:
+    if row.revoked_at is not None:
         raise Open311Error(403, gettext("api_key: this key was revoked"))
-    return key
+    return PresentedKey(row.id, row.name, row.rate_limit, row.last_used_at)
 
 
-def limit_of(key: ApiKey) -> int:
+def limit_of(key: PresentedKey | ApiKey) -> int:
     return key.rate_limit or int(current_app.extensions["civic"].plugin_config["intake"]["open311_rate_limit"])
 
 
-def count_request(key: ApiKey, commit: bool = True) -> None:
+def count_request(key: PresentedKey, commit: bool = True) -> None:
     """Count one request of ``key``; over its limit, RateLimited (429).  Also keeps ``last_used_at`` fresh.
 
     ``commit=False``: the count joins the caller's transaction (a queued POST writes its submission and its count
@@ -156,7 +171,7 @@ def count_request(key: ApiKey, commit: bool = True) -> None:
                                         limit=limit, seconds=wait))
     now = utcnow()
     if key.last_used_at is None or key.last_used_at <= now - LAST_USED_EVERY:
-        key.last_used_at = now
+        db.session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
         if commit:
             db.session.commit()
     g.open311_counted = commit
@@ -167,7 +182,7 @@ def counted() -> bool:
     return bool(g.get("open311_counted"))
 
 
-def authorized(count: bool = True) -> ApiKey:
+def authorized(count: bool = True) -> PresentedKey:
     """``authenticate()`` then ``count_request()``: what every keyed Open311 method calls first (POST
     ``requests`` counts later: see write.py)."""
     key = authenticate()

@@ -33,9 +33,9 @@ from core.i18n_content import default_locale
 from core.models import STATUSES, Case, CaseEvent, ServiceType, open311_status
 from core.models.base import utcnow
 from core.services.cases import MAX_DESCRIPTION, Actor, CaseError, add_note, too_long
-from plugins.intake.models import ApiKey
 from plugins.intake.open311 import open311
 from plugins.intake.open311.formats import CHILD, utc
+from plugins.intake.open311.keys import PresentedKey
 from plugins.intake.open311.views import Open311Error, _answer, _list_param, _parse_date
 from plugins.intake.open311.write import (
     case_error_lines,
@@ -154,7 +154,7 @@ def _same_update(case: Case, actor: Actor, client_id: str) -> CaseEvent | None:
     return None
 
 
-def _post(key: ApiKey, locale: str):
+def _post(key: PresentedKey, locale: str):
     problems: list[str] = []
     reference = form_value("service_request_id")
     if not reference:

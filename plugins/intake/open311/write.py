@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import timedelta
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -49,7 +50,7 @@ from urllib.parse import urlsplit
 from flask import current_app, request
 from flask_babel import force_locale, gettext
 from marshmallow import ValidationError
-from sqlalchemy import insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
@@ -67,10 +68,10 @@ from core.services.attributes import validate_attributes
 from core.services.cases import MAX_DESCRIPTION, WITHOUT_STAFF, Actor, CaseError, check_new_case, create_case, too_long
 from core.validation import translate_errors
 from plugins.intake.following import follow
-from plugins.intake.models import ApiKey, BatchSubmission
+from plugins.intake.models import BatchSubmission
 from plugins.intake.open311 import open311
 from plugins.intake.open311.formats import FORMATS, errors, render
-from plugins.intake.open311.keys import RateLimited, authorized, count_request, counted
+from plugins.intake.open311.keys import PresentedKey, RateLimited, authorized, count_request, counted
 from plugins.intake.open311.views import Open311Error, _answer, _check, _city, _fit, answer_locale
 from plugins.intake.ratelimit import commit_keeping
 
@@ -80,6 +81,8 @@ MAX_ATTRIBUTE_KEYS = 200
 TOKEN_BYTES = 24  # 32 characters
 BATCH_RUN = 500  # submissions per `process-batch` run
 BACKGROUND_RUN = 100  # submissions per round of the background worker (then the outbox gets its turn)
+SURGE_TRICKLE = 5  # ...while the servers are still queueing: the surge's reports are taken first
+SURGE_QUIET = timedelta(seconds=2)  # no report queued for this long: the surge is over
 BUSY_WAITING = 4  # connections waiting for a worker from which [intake] open311_queue = "busy" queues POSTs
 CONTACT_FIELDS = ("contact_name", "contact_email", "contact_phone")
 # create_case's field names -> the Open311 parameter a client sent.
@@ -211,7 +214,7 @@ def keyed_answer(fmt: str, build, status: int = 201, count_first: bool = True):
 class Submission:
     """A checked POST: the service, create_case's arguments (JSON-ready), and what goes with the case."""
 
-    service: ServiceType
+    service: ServiceType | Row  # read_submission reads a row (id, code, active, public, type, attributes)
     fields: dict[str, Any]
     email: str | None = None
     media_url: str | None = None
@@ -229,7 +232,7 @@ def _raw_attributes() -> dict[str, list[str]]:
     return raw
 
 
-def read_attributes(service: ServiceType, problems: list[str], reported: set[str]) -> dict[str, Any]:
+def read_attributes(service: ServiceType | Row, problems: list[str], reported: set[str]) -> dict[str, Any]:
     """``attribute[...]`` of the form for ``service``: lists for multivaluelists, bad values reported
     (and named in ``reported``: create_case, which no longer sees them, must not call them missing)."""
     definitions = [d for d in (service.attributes or []) if d.get("variable", True)]
@@ -276,13 +279,17 @@ def _media_file(problems: list[str]) -> FileStorage | None:
     return media
 
 
+_FIND_SERVICE = select(ServiceType.id, ServiceType.code, ServiceType.active, ServiceType.public, ServiceType.type,
+                       ServiceType.attributes).where(ServiceType.code == bindparam("code"))
+
+
 def read_submission() -> Submission:
     """The POST's parameters checked; Open311Error(404) for an unknown service, problems listed for the rest."""
     problems: list[str] = []
     code = form_value("service_code")
     if not code:
         raise Open311Error(400, field_error("service_code", gettext("is required")))
-    service = db.session.scalar(select(ServiceType).where(ServiceType.code == code[:64]).options(*WITHOUT_STAFF))
+    service = db.session.connection().execute(_FIND_SERVICE, {"code": code[:64]}).first()  # a row: all a queued POST needs
     if service is None or not service.active or not service.public:
         raise Open311Error(404, gettext("service_code: unknown service '%(code)s'", code=code[:64]))
 
@@ -358,13 +365,14 @@ def service_notice(case: Case, locale: str) -> str:
     return gettext("%(department)s will handle this request; expected by %(date)s.", department=department, date=format_datetime(case.expected_at))
 
 
-def _create(key: ApiKey, locale: str):
+def _create(key: PresentedKey, locale: str):
     sub = read_submission()
     actor = Actor(label=f"open311:{key.name}")
     if accept_later(sub):
         token = queue_submission(db.session, sub, key, actor, locale)
         return "service_requests", [{"token": token, "service_notice": token_notice(token), "account_id": None}]
     count_request(key)
+    sub.service = db.session.get(ServiceType, sub.service.id, options=WITHOUT_STAFF)  # the case is made now: the whole service
     if sub.service.type == "batch":
         token = queue_batch(db.session, sub, key, actor, locale)
         return "service_requests", [{"token": token, "service_notice": token_notice(token), "account_id": None}]
@@ -409,7 +417,10 @@ def accept_later(sub: Submission) -> bool:
     return mode == "always" or (mode == "busy" and admission.waiting() >= BUSY_WAITING)
 
 
-def queue_submission(session: Session, sub: Submission, key: ApiKey, actor: Actor, locale: str) -> str:
+_QUEUE = insert(BatchSubmission.__table__)
+
+
+def queue_submission(session: Session, sub: Submission, key: PresentedKey, actor: Actor, locale: str) -> str:
     """Check the request as ``create_case`` will (every check that needs no database), keep it with its count
     in one transaction, return its token.  The background worker (``civic notify run``, ``background_work``)
     makes the case, dated when the request came; ``tokens/{token}`` then gives its ``service_request_id``."""
@@ -421,13 +432,13 @@ def queue_submission(session: Session, sub: Submission, key: ApiKey, actor: Acto
         raise Open311Error(400, *sub.problems)
     token = secrets.token_urlsafe(TOKEN_BYTES)
     payload = {"fields": sub.fields, "email": sub.email, "media_url": sub.media_url, "locale": locale, "actor": actor.label}
-    session.execute(insert(BatchSubmission.__table__).values(token=token, api_key_id=key.id, payload=payload, created_at=utcnow(), error=""))
+    session.connection().execute(_QUEUE, {"token": token, "api_key_id": key.id, "payload": payload, "created_at": utcnow(), "error": ""})
     count_request(key, commit=False)  # over the rate: RateLimited, and keyed_answer rolls the submission back
     commit_keeping(session)
     return token
 
 
-def queue_batch(session: Session, sub: Submission, key: ApiKey, actor: Actor, locale: str) -> str:
+def queue_batch(session: Session, sub: Submission, key: PresentedKey, actor: Actor, locale: str) -> str:
     """A batch service's POST: validate as for a case (built, then rolled back), keep the submission, return its token."""
     build_case(session, sub, actor)
     session.rollback()
@@ -436,6 +447,23 @@ def queue_batch(session: Session, sub: Submission, key: ApiKey, actor: Actor, lo
     session.add(BatchSubmission(token=token, api_key_id=key.id, payload=payload, created_at=utcnow()))
     session.commit()
     return token
+
+
+def background_batch(session: Session, drain: bool = False) -> bool:
+    """One round of the background worker: True when more is waiting and it should go on at once.
+
+    While reports are still being queued (the newest pending one is under SURGE_QUIET old) the servers are
+    saturated, and every case made now takes CPU and database time from taking the surge's reports: a round then
+    makes only SURGE_TRICKLE cases (the worker pauses between rounds).  Once the queue is quiet it drains at full
+    speed, BACKGROUND_RUN at a time (``drain``: at once, whatever the load: ``civic notify run --once``).  A worker on
+    a host of its own could go faster; the database is shared."""
+    newest = session.scalar(select(BatchSubmission.created_at).where(BatchSubmission.processed_at.is_(None))
+                            .order_by(BatchSubmission.id.desc()).limit(1))
+    if newest is None:
+        return False
+    surge = not drain and newest > utcnow() - SURGE_QUIET
+    report = process_batch(session, limit=SURGE_TRICKLE if surge else BACKGROUND_RUN)
+    return not surge and len(report.created) + len(report.refused) >= BACKGROUND_RUN
 
 
 @dataclass
@@ -463,23 +491,25 @@ def _claim(session: Session, submission_id: int, **values) -> bool:
 
 
 def process_batch(session: Session, limit: int = BATCH_RUN) -> BatchReport:
-    """One case per pending submission, oldest first; safe to run twice at once (each is claimed).
+    """One case per pending submission, oldest first; safe to run twice at once.
 
-    A submission that no longer validates (the service changed meanwhile) keeps its error and is
-    not tried again."""
+    Each submission is claimed in the transaction that writes its case, as its last statement: the case is
+    built first, so the locks are held as briefly as a POST holds them (on SQLite the write lock is the whole
+    database's), and a run that finds the submission already claimed rolls its case back.  A submission that no
+    longer validates (the service changed meanwhile) keeps its error and is not tried again."""
     report = BatchReport()
     pending = session.scalars(
         select(BatchSubmission.id).where(BatchSubmission.processed_at.is_(None)).order_by(BatchSubmission.id).limit(limit)
     ).all()
     for submission_id in pending:
-        if not _claim(session, submission_id):
+        submission = session.get(BatchSubmission, submission_id)
+        if submission is None or submission.processed_at is not None:
             session.rollback()
             continue
-        submission = session.get(BatchSubmission, submission_id)
         payload = dict(submission.payload or {})
         fields = dict(payload.get("fields") or {})
         actor = Actor(label=str(payload.get("actor") or "open311"))
-        service = session.scalar(select(ServiceType).where(ServiceType.code == fields.get("service_code", "")))
+        service = session.scalar(select(ServiceType).where(ServiceType.code == fields.get("service_code", "")).options(*WITHOUT_STAFF))
         sub = Submission(service, fields, payload.get("email"), payload.get("media_url"))
         try:
             if service is None or not service.public:
@@ -491,10 +521,15 @@ def process_batch(session: Session, limit: int = BATCH_RUN) -> BatchReport:
             if _claim(session, submission_id, error=error, payload=_without_contact(payload)):
                 session.commit()
                 report.refused.append((submission_id, error))
+            else:
+                session.rollback()
             continue
-        submission.case = case
-        submission.payload = _without_contact(payload)
+        session.flush()
+        if not _claim(session, submission_id, case_id=case.id, payload=_without_contact(payload)):
+            session.rollback()  # another run made its case meanwhile
+            continue
         session.commit()
+        session.expire(submission)
         announce(case, sub.email, str(payload.get("locale") or default_locale()))
         report.created.append(case.reference)
     return report

@@ -220,6 +220,37 @@ def test_the_worker_keeps_going_while_more_is_queued_than_one_round_takes(app, k
     assert pending == 0
 
 
+def test_while_reports_are_still_being_queued_the_worker_makes_only_a_few_then_the_rest(app, key, queue_mode):
+    """The surge's reports are taken first: while the newest queued report is under two seconds old, a round of the
+    worker makes five cases; once the queue is quiet (or with --once) it makes the rest."""
+    from core.extensions import db
+    from plugins.intake.models import BatchSubmission
+    from plugins.intake.open311.write import SURGE_TRICKLE, background_batch
+
+    queue_mode("always")
+    with app.app_context():
+        while background_batch(db.session, drain=True):  # what earlier tests left
+            pass
+        db.session.remove()
+    client = app.test_client()
+    tokens = [post(client, "requests", {**POTHOLE, "api_key": key[1], "description": f"Storm {n}"}, 201)[0]["token"] for n in range(12)]
+
+    def waiting() -> int:
+        return db.session.scalar(sa.select(sa.func.count()).select_from(BatchSubmission).where(
+            BatchSubmission.token.in_(tokens), BatchSubmission.processed_at.is_(None)))
+
+    with app.app_context():
+        assert background_batch(db.session) is False  # the worker pauses before its next round
+        assert waiting() == 12 - SURGE_TRICKLE
+        # A minute later nothing new has come: the surge is over, the rest is made in one round.
+        db.session.execute(sa.update(BatchSubmission).where(BatchSubmission.token.in_(tokens))
+                           .values(created_at=utcnow() - timedelta(minutes=1)))
+        db.session.commit()
+        background_batch(db.session)
+        assert waiting() == 0
+        db.session.remove()
+
+
 # ---------------------------------------------------------------- a real surge
 
 def _send_post(port: int, fields: dict) -> socket.socket:
