@@ -16,9 +16,10 @@ import math
 import time
 from functools import lru_cache
 from datetime import timedelta
+from typing import Any
 
 from flask import current_app, request
-from sqlalchemy import BigInteger, DateTime, Float, Integer, String, bindparam, delete, func, insert, literal, select
+from sqlalchemy import BigInteger, DateTime, Float, Integer, String, Table, bindparam, delete, func, insert, literal, select, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -85,24 +86,45 @@ def _slot(window: int, now: float | None = None) -> tuple[int, float]:
     return slot, now - slot * window
 
 
-def allow_counted(bucket: str, key: str, limit: int, window: int, now: float | None = None, commit: bool = True) -> bool:
+def allow_counted(bucket: str, key: str, limit: int, window: int, now: float | None = None, commit: bool = True,
+                  insert_row: tuple[Table, dict[str, Any]] | None = None) -> bool:
     """Count one request and return True, or return False when the sliding-window estimate reached ``limit``.
 
     One statement: insert this slot's counter, or add one to it, only while ``earlier * weight + count + 1 <=
     limit``.  Committed at once like ``allow`` (a failed request counts too).  On PostgreSQL that commit does not
     wait for the disk (``synchronous_commit`` off for this transaction only): a crash may forget a few counts,
     which costs nothing, and every request is spared a flush.  ``commit=False``: the count joins the caller's
-    transaction, and its commit waits for the disk as usual (what else it writes must not be forgotten)."""
+    transaction, and its commit waits for the disk as usual (what else it writes must not be forgotten).
+
+    ``insert_row=(table, values)``: also insert that row, only when the request is allowed (the caller commits;
+    on False it rolls back).  On PostgreSQL the count and the row are one statement (a data-modifying WITH)."""
     slot, elapsed = _slot(window, now)
-    dialect = db.session.get_bind().dialect.name
+    connection = db.session.connection()
+    dialect = connection.dialect.name
     params = {"bucket": bucket, "key": key, "slot": slot, "earlier_slot": slot - 1, "weight": 1 - elapsed / window, "limit": limit}
-    row = db.session.connection().execute(_counting(dialect, quick=commit and dialect == "postgresql"), params).first()
+    if insert_row is not None and dialect == "postgresql":
+        table, values = insert_row
+        row = connection.execute(_counting_with_row(table, tuple(values)), {**params, **{f"row_{k}": v for k, v in values.items()}}).first()
+    else:
+        if insert_row is not None:
+            connection.execute(insert_row[0].insert(), insert_row[1])
+        row = connection.execute(_counting(dialect, quick=commit and dialect == "postgresql"), params).first()
     if row is not None and row.count == 1:  # a new slot (once a window per key): the slots before the earlier one go
         table = RateCounter.__table__
         db.session.execute(delete(table).where(table.c.bucket == bucket, table.c.key == key, table.c.slot < slot - 1))
     if commit:
         commit_keeping(db.session)
     return row is not None
+
+
+@lru_cache(maxsize=8)
+def _counting_with_row(table: Table, columns: tuple[str, ...]):
+    """PostgreSQL: ``WITH counted AS (the upsert) , kept AS (INSERT INTO table SELECT ... FROM counted)`` -- the
+    row is written only when the count was, in the same round trip."""
+    counted = _counting("postgresql", quick=False).cte("counted")
+    values = [bindparam(f"row_{c}", type_=table.c[c].type) for c in columns]
+    kept = insert(table).from_select(list(columns), select(*values).select_from(counted)).returning(table.c[columns[0]]).cte("kept")
+    return select(counted.c.count).select_from(counted.join(kept, true()))
 
 
 @lru_cache(maxsize=8)

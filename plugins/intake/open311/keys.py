@@ -17,6 +17,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app, g, request
 from flask_babel import gettext
@@ -159,13 +160,14 @@ def limit_of(key: PresentedKey | ApiKey) -> int:
     return key.rate_limit or int(current_app.extensions["civic"].plugin_config["intake"]["open311_rate_limit"])
 
 
-def count_request(key: PresentedKey, commit: bool = True) -> None:
+def count_request(key: PresentedKey, commit: bool = True, insert_row: tuple[Any, dict[str, Any]] | None = None) -> None:
     """Count one request of ``key``; over its limit, RateLimited (429).  Also keeps ``last_used_at`` fresh.
 
     ``commit=False``: the count joins the caller's transaction (a queued POST writes its submission and its count
-    with one commit; when the caller rolls back, it must count again: ``counted()`` says whether it did)."""
+    with one commit; when the caller rolls back, it must count again: ``counted()`` says whether it did).
+    ``insert_row=(table, values)``: a row written only when the request is allowed (``allow_counted``)."""
     limit = limit_of(key)
-    if not allow_counted(RATE_BUCKET, str(key.id), limit, RATE_WINDOW, commit=commit):
+    if not allow_counted(RATE_BUCKET, str(key.id), limit, RATE_WINDOW, commit=commit, insert_row=insert_row):
         wait = retry_after_counted(RATE_BUCKET, str(key.id), limit, RATE_WINDOW)
         raise RateLimited(wait, gettext("api_key: more than %(limit)d requests in a minute; try again in %(seconds)d seconds",
                                         limit=limit, seconds=wait))

@@ -417,9 +417,6 @@ def accept_later(sub: Submission) -> bool:
     return mode == "always" or (mode == "busy" and admission.waiting() >= BUSY_WAITING)
 
 
-_QUEUE = insert(BatchSubmission.__table__)
-
-
 def queue_submission(session: Session, sub: Submission, key: PresentedKey, actor: Actor, locale: str) -> str:
     """Check the request as ``create_case`` will (every check that needs no database), keep it with its count
     in one transaction, return its token.  The background worker (``civic notify run``, ``background_work``)
@@ -432,8 +429,9 @@ def queue_submission(session: Session, sub: Submission, key: PresentedKey, actor
         raise Open311Error(400, *sub.problems)
     token = secrets.token_urlsafe(TOKEN_BYTES)
     payload = {"fields": sub.fields, "email": sub.email, "media_url": sub.media_url, "locale": locale, "actor": actor.label}
-    session.connection().execute(_QUEUE, {"token": token, "api_key_id": key.id, "payload": payload, "created_at": utcnow(), "error": ""})
-    count_request(key, commit=False)  # over the rate: RateLimited, and keyed_answer rolls the submission back
+    row = {"token": token, "api_key_id": key.id, "payload": payload, "created_at": utcnow(), "error": ""}
+    # Kept with its count (one statement on PostgreSQL); over the rate: RateLimited, and nothing is kept.
+    count_request(key, commit=False, insert_row=(BatchSubmission.__table__, row))
     commit_keeping(session)
     return token
 
