@@ -72,6 +72,13 @@ def startup(app):
 
 
 @hookspec
+def waiting_work(connection):
+    """Return ``{name: (how many wait, when the oldest came)}`` for the plugin's queues that the background worker
+    empties (read on ``connection``, Core, one cheap statement: ``/health`` asks every few seconds, once every
+    migration is current).  ``/health`` shows them and says ``degraded`` when one has waited over 15 minutes."""
+
+
+@hookspec
 def background_work(drain):
     """Do one round of queued work (inside an app context): the background worker (``civic notify run``) calls it
     after each round of the outbox.  Return True when more is waiting (the worker goes on without pausing).

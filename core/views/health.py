@@ -8,10 +8,12 @@ connection, no ORM: it is called every few seconds by every balancer.
     {"status": "ok" | "degraded" | "down",
      "database": "ok" | "<short reason>",
      "migrations": "current" | {"pending": ["intake: 0004 -> 0005", ...]},
-     "outbox": {"pending": N, "oldest_seconds": S}}
+     "outbox": {"pending": N, "oldest_seconds": S},
+     "queues": {"open311": {"pending": N, "oldest_seconds": S}, ...}}
 
 ``degraded`` (still 200): the node serves, but an e-mail has been due for more than ``OUTBOX_LATE`` without being
-sent -- the notification worker (``civic notify run``) is probably not running.
+sent, or a plugin's queue (``waiting_work`` hook: Open311 reports queued during a surge) has held work that long
+-- the background worker (``civic notify run``) is probably not running.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
-from flask import Blueprint, Flask, Response, jsonify
+from flask import Blueprint, Flask, Response, current_app, jsonify
 
 from core import migrate
 from core.extensions import csrf, db
@@ -57,13 +59,15 @@ def check() -> Response:
 def node_health() -> tuple[dict[str, Any], bool]:
     """(the report, whether the node should get traffic)."""
     specs = migrate.specs()
-    report: dict[str, Any] = {"status": "down", "database": "ok", "migrations": None, "outbox": None}
+    report: dict[str, Any] = {"status": "down", "database": "ok", "migrations": None, "outbox": None, "queues": {}}
     try:
         with db.engine.connect() as connection:
             _limit_time(connection)
             pending = _pending_migrations(connection, specs)
             report["migrations"] = {"pending": pending} if pending else "current"
             report["outbox"] = _outbox(connection)
+            if not pending:  # every table is there
+                report["queues"] = _queues(connection)
             connection.rollback()
     except sa.exc.DBAPIError as exc:
         # The driver's text names hosts and ports: it goes to the log, the answer only says what kind of failure.
@@ -72,6 +76,7 @@ def node_health() -> tuple[dict[str, Any], bool]:
         return report, False
     healthy = report["migrations"] == "current"
     late = report["outbox"] is not None and report["outbox"].pop("late", False)
+    late = any([queue.pop("late") for queue in report["queues"].values()]) or late
     report["status"] = "down" if not healthy else ("degraded" if late else "ok")
     return report, healthy
 
@@ -143,6 +148,16 @@ def _outbox(connection: sa.Connection) -> dict[str, Any] | None:
         "oldest_seconds": max(0, int((now - oldest).total_seconds())) if oldest else 0,
         "late": bool(first_due and now - first_due > OUTBOX_LATE),
     }
+
+
+def _queues(connection: sa.Connection) -> dict[str, dict[str, Any]]:
+    now = utcnow()
+    found: dict[str, dict[str, Any]] = {}
+    for waiting in current_app.extensions["civic"].pm.hook.waiting_work(connection=connection):
+        for name, (count, oldest) in (waiting or {}).items():
+            age = max(0, int((now - _naive(oldest)).total_seconds())) if oldest else 0
+            found[name] = {"pending": int(count or 0), "oldest_seconds": age, "late": age > OUTBOX_LATE.total_seconds()}
+    return found
 
 
 def _naive(value):

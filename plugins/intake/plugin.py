@@ -86,6 +86,16 @@ def dashboard_widgets():
 
 
 @hookimpl
+def waiting_work(connection):
+    """/health: the Open311 reports waiting to become cases (queued during a surge, batch services)."""
+    import sqlalchemy as sa
+
+    count, oldest = connection.execute(sa.text(
+        "SELECT count(*), min(created_at) FROM intake_batch_submission WHERE processed_at IS NULL")).one()
+    return {"open311": (count, oldest)}
+
+
+@hookimpl
 def background_work(drain):
     """Open311 requests accepted into the queue (a surge, batch services) become cases: a few a round while the
     servers are still queueing (the surge goes on), all of them once it is over (or at once with ``drain``)."""

@@ -44,6 +44,7 @@ def test_a_healthy_node_answers_200_ok_without_signing_in(app):
     assert body["database"] == "ok"
     assert body["migrations"] == "current"
     assert set(body["outbox"]) == {"pending", "oldest_seconds"}
+    assert set(body["queues"]["open311"]) == {"pending", "oldest_seconds"}
 
 
 def test_health_is_cheap_a_handful_of_statements_and_no_personal_data(app):
@@ -134,3 +135,32 @@ def test_a_database_that_does_not_answer_is_503_at_once_without_a_traceback():
     assert body["database"] == "not answering"
     text = str(body)
     assert "Traceback" not in text and "127.0.0.1" not in text and "secret-pw" not in text
+
+
+def test_hook_waiting_work_open311_reports_queued_an_hour_ago_and_not_yet_cases_are_degraded(scratch_app):
+    """Reports queued during a surge wait for the background worker: if it is not running, the balancer's
+    check says so (still serving), with a count and an age, never the reports themselves."""
+    from core.extensions import db
+    from core.models.base import utcnow
+    from plugins.intake.models import BatchSubmission
+
+    with scratch_app.app_context():
+        queued = BatchSubmission(token=uuid.uuid4().hex, payload={"fields": {"contact_email": "resident@example.org"}},
+                                 created_at=utcnow() - timedelta(hours=1))
+        db.session.add(queued)
+        db.session.commit()
+        queued_id = queued.id
+        db.session.remove()
+    try:
+        status, body = health_of(scratch_app)
+        assert status == 200 and body["status"] == "degraded"
+        assert body["queues"]["open311"]["pending"] == 1
+        assert 3500 < body["queues"]["open311"]["oldest_seconds"] < 3700 + 600
+        assert "resident@example.org" not in str(body)
+    finally:
+        with scratch_app.app_context():
+            db.session.execute(sa.delete(BatchSubmission).where(BatchSubmission.id == queued_id))
+            db.session.commit()
+            db.session.remove()
+    status, body = health_of(scratch_app)
+    assert body["status"] == "ok" and body["queues"]["open311"] == {"pending": 0, "oldest_seconds": 0}

@@ -203,7 +203,7 @@ def test_a_queued_report_whose_service_was_withdrawn_meanwhile_keeps_its_error(a
     assert token_answer(client, answer["token"])["service_request_id"] == ""
 
 
-def test_the_worker_keeps_going_while_more_is_queued_than_one_round_takes(app, key, queue_mode):
+def test_hook_background_work_the_worker_keeps_going_while_more_is_queued_than_one_round_takes(app, key, queue_mode):
     from core.extensions import db
     from plugins.intake.models import BatchSubmission
     from plugins.intake.open311.write import BACKGROUND_RUN
