@@ -1,7 +1,8 @@
 """`make soak`: a bounded soak test.  A modest mixed load on a real gunicorn server (2 workers, loopback only) for
 SOAK_SECONDS (600 by default): residents reporting through the portal form, staff listing cases and adding notes,
-Open311 apps posting and reading requests, the EOC board refreshing its hot-spot map.  The server workers'
-resident memory is sampled every SOAK_SAMPLE_SECONDS (30).
+Open311 apps posting and reading requests, the EOC board refreshing its hot-spot map, with the background worker
+(`civic notify run`) running beside the server.  The server workers' resident memory is sampled every
+SOAK_SAMPLE_SECONDS (30).
 
 Prints a table per kind of request and the memory samples, and exits 1 on any 5xx (or a request that got no
 answer), when fewer cases were added than reports answered as created, or when the workers' memory grew by
@@ -234,6 +235,11 @@ def main() -> int:
     samples: list[tuple[float, float]] = []
     # Served as production serves it: with the app's gunicorn settings (load shedding) when the checkout has them.
     production = {"config": "python:core.gunicorn_conf"} if (ROOT / "core" / "gunicorn_conf.py").exists() else {}
+    # The background worker runs as in production (the outbox; the Open311 reports queued when the server is busy).
+    civic = [sys.executable, "-c", "from core.cli import main; main()"]
+    with open(data_dir / "worker.log", "ab") as worker_log:
+        worker = subprocess.Popen(civic + ["notify", "run", "--interval", "2"], cwd=ROOT, env={**os.environ, **env},
+                                  stdout=worker_log, stderr=subprocess.STDOUT)
     with Server("core.wsgi:app", env, log=data_dir / "server.log", cwd=str(ROOT), ready_path="/login/", **production) as server:
         makers = loads(server.port, accounts)
 
@@ -251,9 +257,13 @@ def main() -> int:
                 time.sleep(0.5)
         samples.append((time.monotonic() - started, rss_mb(server.worker_pids())))
         status, _, _, _ = fetch(HOST, server.port, Request("GET", "/login/"))  # still answers after the load
+    worker.terminate()
+    worker.wait(timeout=60)
+    run(env, *civic, "notify", "run", "--once")  # what is still queued becomes cases (and e-mails) now
     results = {name: results[name] for name in MIX if name in results}
     cases_after = json.loads(run(env, sys.executable, "-m", "bench.prepare", "count").strip().splitlines()[-1])["cases"]
-    # A new case answers 302 on the portal (to its "submitted" page) and 201 on Open311.
+    # A new case answers 302 on the portal (to its "submitted" page) and 201 on Open311 (with an id, or a token when
+    # the report was queued: the worker has made every queued one a case by now).
     expected = sum(r.count("3xx") for n, r in results.items() if n.startswith("residents")) + \
         sum(r.count("201") for n, r in results.items() if n.startswith("Open311 apps: POST"))
     print()
