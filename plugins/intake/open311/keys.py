@@ -16,12 +16,13 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app, g, request
 from flask_babel import gettext
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Row, Subquery, bindparam, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -136,24 +137,34 @@ class PresentedKey:
     name: str
     rate_limit: int | None
     last_used_at: datetime | None
+    beside: Row | None = None  # what ``authenticate(beside=...)`` read in the same statement
 
 
-_FIND_KEY = select(ApiKey.id, ApiKey.name, ApiKey.key_hash, ApiKey.rate_limit, ApiKey.revoked_at, ApiKey.last_used_at).where(
-    ApiKey.key_hash == bindparam("digest"))
+_KEY_COLUMNS = (ApiKey.id, ApiKey.name, ApiKey.key_hash, ApiKey.rate_limit, ApiKey.revoked_at, ApiKey.last_used_at)
+_FIND_KEY = select(*_KEY_COLUMNS).where(ApiKey.key_hash == bindparam("digest"))
 
 
-def authenticate() -> PresentedKey:
-    """The valid key of this request, else Open311Error(403) saying what is wrong with it."""
+@lru_cache(maxsize=8)
+def _find_key_beside(beside: Subquery):
+    return select(*_KEY_COLUMNS, beside).select_from(ApiKey.__table__.outerjoin(beside, true())).where(ApiKey.key_hash == bindparam("digest"))
+
+
+def authenticate(beside: tuple[Subquery, dict[str, Any]] | None = None) -> PresentedKey:
+    """The valid key of this request, else Open311Error(403) saying what is wrong with it.
+
+    ``beside=(subquery, its parameters)``: a row the request needs next (at most one), read with the key in the
+    same statement (a round trip less on every POST): ``key.beside``, its columns None when it found nothing."""
     plain = presented_key()
     if not plain:
         raise Open311Error(403, gettext("api_key: is required: ask the city for a key and send it as api_key"))
     digest = key_hash(plain[:200])
-    row = db.session.connection().execute(_FIND_KEY, {"digest": digest}).first()  # Core: no ORM work for one row
+    statement, params = (_FIND_KEY, {}) if beside is None else (_find_key_beside(beside[0]), beside[1])
+    row = db.session.connection().execute(statement, {"digest": digest, **params}).first()  # Core: no ORM work for one row
     if row is None or not hmac.compare_digest(row.key_hash, digest):
         raise Open311Error(403, gettext("api_key: this key is not known here"))
     if row.revoked_at is not None:
         raise Open311Error(403, gettext("api_key: this key was revoked"))
-    return PresentedKey(row.id, row.name, row.rate_limit, row.last_used_at)
+    return PresentedKey(row.id, row.name, row.rate_limit, row.last_used_at, row if beside is not None else None)
 
 
 def limit_of(key: PresentedKey | ApiKey) -> int:
@@ -184,10 +195,10 @@ def counted() -> bool:
     return bool(g.get("open311_counted"))
 
 
-def authorized(count: bool = True) -> PresentedKey:
+def authorized(count: bool = True, beside: tuple[Subquery, dict[str, Any]] | None = None) -> PresentedKey:
     """``authenticate()`` then ``count_request()``: what every keyed Open311 method calls first (POST
     ``requests`` counts later: see write.py)."""
-    key = authenticate()
+    key = authenticate(beside)
     if count:
         count_request(key)
     return key

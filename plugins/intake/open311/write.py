@@ -44,13 +44,13 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from flask import current_app, request
 from flask_babel import force_locale, gettext
 from marshmallow import ValidationError
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
@@ -162,12 +162,13 @@ def post_locale() -> str:
     return answer_locale()
 
 
-def keyed_answer(fmt: str, build, status: int = 201, count_first: bool = True):
+def keyed_answer(fmt: str, build, status: int = 201, count_first: bool = True, beside=None):
     """A POST that needs a key: format, jurisdiction, key and rate checks, then ``build(key, locale)`` ->
     ``(root, value[, status])``; any Open311Error rolls the session back and becomes the error document.
 
     ``count_first=False``: ``build`` counts the request itself (in its own transaction); when it fails before
-    its count is committed, the request is counted here, and over the key's rate the answer is that 429."""
+    its count is committed, the request is counted here, and over the key's rate the answer is that 429.
+    ``beside()``: what to read with the key (``authenticate``), found in ``key.beside``."""
     answer_fmt = fmt if fmt in FORMATS else "json"
     try:
         locale = post_locale()
@@ -178,7 +179,7 @@ def keyed_answer(fmt: str, build, status: int = 201, count_first: bool = True):
         try:
             try:
                 _check(fmt, form_value("jurisdiction_id"))
-                key = authorized(count=count_first)
+                key = authorized(count=count_first, beside=beside() if beside else None)
                 result = build(key, locale)
             except Open311Error as exc:
                 db.session.rollback()
@@ -214,7 +215,7 @@ def keyed_answer(fmt: str, build, status: int = 201, count_first: bool = True):
 class Submission:
     """A checked POST: the service, create_case's arguments (JSON-ready), and what goes with the case."""
 
-    service: ServiceType | Row  # read_submission reads a row (id, code, active, public, type, attributes)
+    service: ServiceType | ServiceRow  # read_submission reads a row (ServiceRow), the case needs the whole service
     fields: dict[str, Any]
     email: str | None = None
     media_url: str | None = None
@@ -232,7 +233,7 @@ def _raw_attributes() -> dict[str, list[str]]:
     return raw
 
 
-def read_attributes(service: ServiceType | Row, problems: list[str], reported: set[str]) -> dict[str, Any]:
+def read_attributes(service: ServiceType | ServiceRow, problems: list[str], reported: set[str]) -> dict[str, Any]:
     """``attribute[...]`` of the form for ``service``: lists for multivaluelists, bad values reported
     (and named in ``reported``: create_case, which no longer sees them, must not call them missing)."""
     definitions = [d for d in (service.attributes or []) if d.get("variable", True)]
@@ -279,17 +280,37 @@ def _media_file(problems: list[str]) -> FileStorage | None:
     return media
 
 
-_FIND_SERVICE = select(ServiceType.id, ServiceType.code, ServiceType.active, ServiceType.public, ServiceType.type,
-                       ServiceType.attributes).where(ServiceType.code == bindparam("code"))
+class ServiceRow(NamedTuple):
+    """What a POST needs of its service before it knows whether it is queued: read with the key, as a row."""
+
+    id: int | None
+    code: str | None
+    active: bool | None
+    public: bool | None
+    type: str | None
+    attributes: list | None
 
 
-def read_submission() -> Submission:
+_SERVICE_BESIDE_KEY = select(ServiceType.id.label("service_id"), ServiceType.code.label("service_code"),
+                             ServiceType.active.label("service_active"), ServiceType.public.label("service_public"),
+                             ServiceType.type.label("service_type"), ServiceType.attributes.label("service_attributes"),
+                             ).where(ServiceType.code == bindparam("code")).subquery("service")
+
+
+def service_beside_key():
+    """The POST's service, read in the key's statement (keyed_answer's ``beside``)."""
+    return _SERVICE_BESIDE_KEY, {"code": form_value("service_code")[:64]}
+
+
+def read_submission(key: PresentedKey) -> Submission:
     """The POST's parameters checked; Open311Error(404) for an unknown service, problems listed for the rest."""
     problems: list[str] = []
     code = form_value("service_code")
     if not code:
         raise Open311Error(400, field_error("service_code", gettext("is required")))
-    service = db.session.connection().execute(_FIND_SERVICE, {"code": code[:64]}).first()  # a row: all a queued POST needs
+    found = key.beside
+    service = ServiceRow(found.service_id, found.service_code, found.service_active, found.service_public, found.service_type,
+                         found.service_attributes) if found is not None and found.service_id is not None else None
     if service is None or not service.active or not service.public:
         raise Open311Error(404, gettext("service_code: unknown service '%(code)s'", code=code[:64]))
 
@@ -366,7 +387,7 @@ def service_notice(case: Case, locale: str) -> str:
 
 
 def _create(key: PresentedKey, locale: str):
-    sub = read_submission()
+    sub = read_submission(key)
     actor = Actor(label=f"open311:{key.name}")
     if accept_later(sub):
         token = queue_submission(db.session, sub, key, actor, locale)
@@ -395,7 +416,7 @@ def token_notice(token: str) -> str:
 
 @open311.route("/requests.<fmt>", methods=["POST"])
 def post_request(fmt: str):
-    return keyed_answer(fmt, _create, count_first=False)
+    return keyed_answer(fmt, _create, count_first=False, beside=service_beside_key)
 
 
 csrf.exempt(post_request)
