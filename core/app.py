@@ -65,8 +65,10 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
         from core.reports.sql import register_sqlite_functions
+        from core.sqlite_search import register_sqlite_functions as register_search_functions
 
         register_sqlite_functions(dbapi_connection)
+        register_search_functions(dbapi_connection)
 
 
 def _plugin_config(config: CityConfig, pm: CivicPluginManager) -> dict[str, dict[str, Any]]:

@@ -139,8 +139,13 @@ def text_search_clause(session, text: str | None):
         g.case_fts_joined = match
         return sa.true()
     # SQLite would first list every match of an IN (a million for a common word): check the cases in the
-    # list's own order instead, one index probe each, and stop at the page.
-    return sa.exists(select(_FTS.c.rowid).where(matches, _FTS.c.rowid == Case.id))
+    # list's own order instead, one index probe each, and stop at the page.  A case whose own (ASCII) text lacks
+    # a word is passed over before its probe (core.sqlite_search).
+    probe = sa.exists(select(_FTS.c.rowid).where(matches, _FTS.c.rowid == Case.id))
+    if not all(w.isascii() for w in words):
+        return probe
+    quick = sa.func.civic_may_hold_words(Case.reference, Case.description, Case.address, " ".join(w.lower() for w in words))
+    return sa.and_(quick == 1, probe)
 
 
 def _fts_matches_few(session, match: str) -> bool:
