@@ -14,8 +14,8 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from functools import lru_cache
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app, request
