@@ -427,13 +427,96 @@ def production_problems(settings: dict, directory) -> list[str]:
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
+class BadField(Exception):
+    """A query or form field no view can take: a NUL character in its name or value (no text of the app may hold
+    one: PostgreSQL cannot store it, XML cannot carry it), or a multipart part whose name cannot be read.
+    Answered 400 naming the field (``description``) before any view or the CSRF check runs; a blueprint may
+    shape the answer its clients expect (Open311 does)."""
+
+    code = 400
+
+    def __init__(self, field: str | None):
+        from flask_babel import gettext
+
+        self.field = (field or "")[:100].replace("\x00", "\\0")
+        super().__init__(self.field)
+        if field is None:
+            self.description = gettext("A form field has a name that cannot be read.")
+        else:
+            self.description = gettext("%(field)s: %(message)s", field=self.field, message=gettext("must not contain NUL characters"))
+
+
+def bad_field(request) -> BadField | None:
+    """The first query or form field with a NUL character (or a form part without a readable name), else None.
+    A body over the size limit is not read here: the view answers its own 413."""
+    for name, value in request.args.items(multi=True):
+        if "\x00" in name or "\x00" in value:
+            return BadField(name)
+    limit = request.max_content_length
+    if request.method in STATE_CHANGING and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data") \
+            and request.content_length is not None and (limit is None or request.content_length <= limit):
+        for name, value in request.form.items(multi=True):
+            if name is None:  # werkzeug's multipart parser: a part with a mangled Content-Disposition
+                return BadField(None)
+            if "\x00" in name or "\x00" in (value or ""):
+                return BadField(name)
+    return None
+
+
 def install_request_guards(app) -> None:
-    """CSRF on the REST API when a browser session is used: FAB exempts its API blueprints from CSRF (they are
+    """No NUL character in any query or form field, no form part without a name (400 naming the field, before
+    any view and before the CSRF check).
+
+    A list's bulk action (FAB's ``action_post``) is refused with 403 to a role without its permission, before
+    the form is read.
+
+    CSRF on the REST API when a browser session is used: FAB exempts its API blueprints from CSRF (they are
     meant for JWT), so a state-changing ``/api/`` call that carries a signed-in session cookie and no bearer
     token must carry the ``X-CSRFToken`` header, like every browser form.  JWT calls are not concerned."""
-    from flask import request, session
+    from flask import abort, request, session
 
     from core.extensions import csrf
+
+    def refuse_bad_fields():
+        problem = bad_field(request)
+        if problem is not None:
+            raise problem
+
+    # First of all: before Flask-WTF's CSRF check, which reads every form field's name.
+    app.before_request_funcs.setdefault(None, []).insert(0, refuse_bad_fields)
+
+    @app.errorhandler(BadField)
+    def bad_field_answer(exc: BadField):
+        from flask import jsonify
+
+        if request.path.startswith("/api/") or request.path.endswith((".json", ".geojson")):
+            return jsonify(message={exc.field: [exc.description]}), 400
+        return exc.description, 400, {"Content-Type": "text/plain; charset=utf-8"}
+
+    @app.before_request
+    def bulk_actions_need_their_permission_first():
+        """FAB's ``action_post`` (the list's bulk actions) reads the form before it checks the permission, and
+        answers a refusal with a redirect: here a role without the action's permission gets 403 first."""
+        if request.method != "POST" or not (request.endpoint or "").endswith(".action_post"):
+            return None
+        view = next((v for v in app.appbuilder.baseviews if getattr(v, "blueprint", None) is not None
+                     and v.blueprint.name == request.blueprint), None)
+        if view is None:
+            return None
+        security = app.appbuilder.sm
+        allowed = {name for name in getattr(view, "actions", {})
+                   if security.has_access(view.get_action_permission_name(name), view.class_permission_name)}
+        if not allowed:
+            abort(403)
+        name = request.form.get("action", "")
+        if name not in view.actions:
+            from flask_babel import gettext
+
+            return gettext("%(field)s: %(message)s", field=gettext("Action"), message=gettext("unknown action")), 400, \
+                {"Content-Type": "text/plain; charset=utf-8"}
+        if name not in allowed:
+            abort(403)
+        return None
 
     @app.before_request
     def csrf_for_api_calls_with_a_session():

@@ -9,6 +9,7 @@ an empty element in XML and ``null`` in JSON.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timezone
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -39,12 +40,17 @@ def utc(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# Characters XML 1.0 cannot carry at all (not even as &#...;): control characters but tab, line feed and carriage
+# return, lone surrogates, U+FFFE and U+FFFF.  Stored text may hold them (JSON carries them); XML drops them.
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def _text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return NOT_XML.sub("", str(value))
 
 
 def _build(parent: ET.Element, tag: str, value: Any) -> None:

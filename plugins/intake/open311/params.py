@@ -12,6 +12,8 @@ from datetime import datetime, timezone
 from flask import current_app, request
 from flask_babel import gettext
 
+from core.security import BadField
+from plugins.intake.open311 import open311
 from plugins.intake.open311.formats import FORMATS, errors, render
 
 _WHOLE = re.compile(r"^\d{1,9}$", re.ASCII)
@@ -22,6 +24,13 @@ class Open311Error(Exception):
         super().__init__(descriptions)
         self.status = status
         self.descriptions = list(descriptions)
+
+
+@open311.errorhandler(BadField)
+def bad_field(exc: BadField):
+    """core refuses a NUL character in any field before the view runs; Open311 clients get their error document."""
+    fmt = (request.view_args or {}).get("fmt")
+    return errors(fmt if fmt in FORMATS else "json", 400, [exc.description])
 
 
 def _city() -> dict:
