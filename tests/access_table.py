@@ -12,10 +12,11 @@ The columns (roles) are people of the demo city, made by ``tests/access_harness.
 - ``dispatcher``; ``crew``: a Public Works field crew member; ``admin``.
 
 A cell is "allowed" when the role gets the page itself (2xx, or a redirect that is not to a sign-in page), else
-"refused": 401/403/404, or a redirect to ``/login/`` or ``/portal/sign-in``.  A refusal never contains the case's
-description, contact or internal note.  State-changing requests (POST/PUT/PATCH/DELETE) are sent without a CSRF
-token and with an empty body: a browser route never succeeds for anyone (CSRF), an API route never succeeds for a
-refused role, and nothing answers 5xx.
+"refused": 403/404 for a role that is signed in; 401/403/404 or a redirect to ``/login/`` or ``/portal/sign-in`` for a
+visitor.  A refusal never contains the case's description, contact or internal note.  State-changing requests
+(POST/PUT/PATCH/DELETE) are sent without a CSRF token and with an empty body: a browser route never succeeds for
+anyone (CSRF), an API route never succeeds for a refused role, and nothing answers 5xx; then, with the role's
+valid CSRF token, a browser route refuses every role the table does not let write (the permission check).
 """
 from __future__ import annotations
 
@@ -54,8 +55,9 @@ class Expect:
 
 def crud(base: str, *, read: frozenset[str], add: frozenset[str] = NOBODY, edit: frozenset[str] | None = None,
          delete: frozenset[str] = NOBODY, show: frozenset[str] | None = None, missing: bool = False,
-         why: str = "") -> list[tuple[str, Expect]]:
-    """The routes of one Flask-AppBuilder model view (list, show, add, edit, delete, download, actions)."""
+         actions: frozenset[str] = NOBODY, why: str = "") -> list[tuple[str, Expect]]:
+    """The routes of one Flask-AppBuilder model view (list, show, add, edit, delete, download, actions).
+    ``actions``: the roles with a permission for one of the list's bulk actions (the others get 403)."""
     edit = add if edit is None else edit
     show = read if show is None else show
     return [
@@ -67,7 +69,7 @@ def crud(base: str, *, read: frozenset[str], add: frozenset[str] = NOBODY, edit:
         (f"{base}/delete/{{pk}}", Expect(delete, why)),
         (f"{base}/download/{{filename}}", Expect(NOBODY, "no file columns: 403, or 404 for the admin")),
         (f"{base}/action/{{name}}/{{pk}}", Expect(EVERYONE, "a GET never acts: FAB sends everyone back", public=True)),
-        (f"{base}/action_post", Expect(NOBODY, "POST only")),
+        (f"{base}/action_post", Expect(NOBODY, "POST only: the list's bulk actions", write=actions or None)),
     ]
 
 
@@ -132,12 +134,12 @@ TABLE: list[tuple[str, Expect]] = [
     ("/api/v1/department/*", Expect(STAFF, "the catalog (read); admins edit", write=ADMIN)),
     ("/api/v1/service/*", Expect(STAFF, "the catalog (read); admins edit", write=ADMIN)),
     # ---------------------------------------------------------------- cases, tasks, files
-    *crud("/caseview", read=STAFF, show=CASE_READERS, add=DESK, edit=CASE_EDITORS,
+    *crud("/caseview", read=STAFF, show=CASE_READERS, add=DESK, edit=CASE_EDITORS, actions=DESK,
           why="cases: lists scoped to the reader's departments; another department's case is a 404"),
     ("/caseview/act/{pk}", Expect(CASE_READERS, "POST only (CSRF)")),
     *crud("/taskview", read=STAFF, show=CASE_READERS, why="tasks: edited on their case's page"),
     ("/taskview/act/{pk}", Expect(CASE_READERS, "POST only (CSRF)")),
-    ("/taskview/add_to/{case_id}", Expect(CASE_EDITORS, "POST only (CSRF)")),
+    ("/taskview/add_to/{case_id}", Expect(CASE_READERS, "POST only (CSRF); the case's department (its crews too)")),
     ("/taskview/photo/{pk}", Expect(CASE_READERS, "POST only (CSRF)")),
     ("/attachments/case/{case_id}", Expect(CASE_READERS, "POST only (CSRF)")),
     ("/attachments/{pk}*", Expect(CASE_READERS, "a case's file: its readers only")),
@@ -165,9 +167,9 @@ TABLE: list[tuple[str, Expect]] = [
     ("/calls/new/*", Expect(OFFICE, "POST only (CSRF)")),
     ("/calls/done/{call_id}", Expect(OFFICE, "a finished call", missing=True)),
     *crud("/auditlog", read=ADMIN, why="the audit log: Admin only"),
-    *crud("/users", read=ADMIN, add=ADMIN, delete=ADMIN, why="FAB's user screens"),
+    *crud("/users", read=ADMIN, add=ADMIN, delete=ADMIN, actions=ADMIN, why="FAB's user screens"),
     ("/users/userinfo/", Expect(ADMIN, "FAB's own-profile page (staff use /userinfoeditview/)")),
-    *crud("/roles", read=ADMIN, add=ADMIN, delete=ADMIN, why="FAB's role screens"),
+    *crud("/roles", read=ADMIN, add=ADMIN, delete=ADMIN, actions=ADMIN, why="FAB's role screens"),
     *crud("/groups", read=ADMIN, add=ADMIN, delete=ADMIN, missing=True, why="FAB's group screens"),
     *crud("/permissions", read=ADMIN, show=NOBODY, why="FAB's permission list"),
     *crud("/permissionviews", read=ADMIN, show=NOBODY, why="FAB's permission list"),
@@ -194,7 +196,7 @@ TABLE: list[tuple[str, Expect]] = [
     *crud("/topicview", read=DESK, add=ADMIN, why="knowledge topics"),
     ("/knowledge/measures/", Expect(DEPARTMENTS, "knowledge measures")),
     ("/knowledge/tags/{name}", Expect(STAFF, "cases and articles with a tag")),
-    ("/knowledge/desk/cases/{case_id}/send", Expect(CASE_EDITORS, "POST only (CSRF)")),
+    ("/knowledge/desk/cases/{case_id}/send", Expect(CASE_READERS, "POST only (CSRF); the case's department (its crews too)")),
     # ---------------------------------------------------------------- field service
     ("/fieldservice/map/", Expect(STAFF, "the map (each layer limited to the roles the config names)")),
     ("/fieldservice/map/layer/{code}.geojson", Expect(STAFF, "one map layer")),
@@ -218,7 +220,7 @@ TABLE: list[tuple[str, Expect]] = [
     ("/fieldservice/workorders/complete/{task_id}", Expect(CASE_READERS, "complete a work order (the matrix's task "
                                                            "is not a work order: 404)", missing=True)),
     # ---------------------------------------------------------------- FEMA
-    *crud("/disasterview", read=FEMA_OFFICE, add=ADMIN, why="disasters: FEMA coordinators manage, dispatchers read"),
+    *crud("/disasterview", read=FEMA_OFFICE, add=ADMIN, actions=ADMIN, why="disasters: FEMA coordinators manage, dispatchers read"),
     *crud("/employeeview", read=DESK, show=frozenset({"staff_a", "dispatcher", "admin"}), add=ADMIN, delete=ADMIN,
           why="FEMA employees: department staff see their departments' people"),
     *crud("/equipmentregisterview", read=DESK, show=frozenset({"staff_a", "dispatcher", "admin"}), add=ADMIN,

@@ -13,7 +13,7 @@ import pytest
 
 from tests.access_harness import OUTSIDERS, PRIVATE_MARKERS, build_world, fill, leaked, outcome
 from tests.access_table import ROLES, TABLE, expectation, normalised
-from tests.conftest import build_app, drop_schema, postgres_url, prepare_database
+from tests.conftest import build_app, csrf_token, drop_schema, postgres_url, prepare_database
 
 STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -37,6 +37,14 @@ def matrix(request, tmp_path_factory):
         db.engine.dispose()
     if schema:
         drop_schema(schema)
+
+
+def refusal(role: str, response) -> bool:
+    """How a refused role is answered: someone signed in gets 403 or 404, never a sign-in page (they are signed
+    in); a visitor gets 401/403/404 or is sent to sign in."""
+    if role == "anonymous":
+        return outcome(response) == "login" or response.status_code in (401, 403, 404)
+    return response.status_code in (403, 404)
 
 
 def _rules(app):
@@ -107,7 +115,7 @@ def test_each_role_opens_exactly_what_the_access_table_allows_and_refusals_leak_
                 if role in expect.allow:
                     if not (got == "ok" or expect.missing and response.status_code in (400, 404)):
                         wrong.append(f"{cell}: the table ({pattern}) allows it")
-                elif got not in ("refused", "login"):
+                elif not refusal(role, response):
                     wrong.append(f"{cell}: the table ({pattern}) refuses it")
                 elif leaked(response):
                     wrong.append(f"{cell}: the refusal shows {leaked(response)}")
@@ -144,6 +152,42 @@ def test_state_changing_requests_without_a_csrf_token_or_a_permission_never_succ
                 elif got != "ok" and leaked(response):
                     wrong.append(f"{cell}: the refusal shows {leaked(response)}")
     assert not wrong, f"{len(wrong)} state-changing requests went wrong:\n  " + "\n  ".join(wrong)
+
+
+def test_with_a_valid_csrf_token_the_permission_check_still_refuses_every_role_the_table_refuses(matrix):
+    """The state-changing browser requests again, now with the role's own valid CSRF token (form field and
+    header) and an empty form: the token no longer stops anyone, so what refuses a role is the permission check.
+    A role the table does not let write gets 403/404 (signed in) or the sign-in page (anonymous); it is never
+    answered as if it had acted, and never sees the case's private text.  The roles the table lets write are not
+    asked: an empty form would make them delete or change the matrix's rows."""
+    app, world = matrix
+    tokens = {role: csrf_token(world.browsers[role].get("/portal/report/POTHOLE").get_data(as_text=True)) for role in ROLES}
+    wrong, asked = [], 0
+    for rule in _rules(app):
+        methods = sorted(set(STATE_CHANGING) & rule.methods)
+        found = expectation(rule.rule)
+        if not methods or found is None or found[1].skip or found[1].public or rule.rule.startswith("/api/"):
+            continue
+        pattern, expect = found
+        may_write = expect.allow if expect.write is None else expect.write
+        url = fill(rule, world)
+        for method in methods:
+            for role in ROLES:
+                if role in may_write:
+                    continue
+                asked += 1
+                response = world.browsers[role].open(url, method=method, data={"csrf_token": tokens[role]},
+                                                     headers={"X-CSRFToken": tokens[role]})
+                response.get_data()
+                response.close()
+                got = outcome(response)
+                cell = f"{method} {url} as {role}: {response.status_code} ({got})"
+                if not refusal(role, response):
+                    wrong.append(f"{cell}: the table ({pattern}) refuses this role")
+                elif leaked(response):
+                    wrong.append(f"{cell}: the refusal shows {leaked(response)}")
+    assert asked > 300
+    assert not wrong, f"{len(wrong)} requests of refused roles were not refused by the permission check:\n  " + "\n  ".join(wrong)
 
 
 def test_docs_security_md_shows_the_access_table_as_tested():
