@@ -1,17 +1,18 @@
 """`make soak`: a bounded soak test.  A modest mixed load on a real gunicorn server (2 workers, loopback only) for
-SOAK_SECONDS (600 by default): residents reporting through the portal form, staff listing cases and adding notes,
-Open311 apps posting and reading requests, the EOC board refreshing its hot-spot map, with the background worker
+SOAK_SECONDS (600 by default): residents reporting through the portal form, staff listing cases, adding notes and
+editing cases' tags (with the version they read), Open311 apps posting and reading requests, the EOC board
+refreshing its hot-spot map and its summary, with the background worker
 (`civic notify run`) running beside the server.  The server workers' resident memory is sampled every
-SOAK_SAMPLE_SECONDS (30).
+SOAK_SAMPLE_SECONDS (15).
 
 Prints a table per kind of request and the memory samples, and exits 1 on any 5xx (or a request that got no
 answer), when fewer cases were added than reports answered as created, or when the workers' memory grew by
-more than 20% (median of the first minute's samples against the last minute's; the idle server's sample at
-0 s is shown, not counted); 0 otherwise.  Unlike `make bench`, this one passes or fails; it is not part of
+more than 5% once warm (the median of the minute after the first 30% of the run -- the warm-up that fills the
+workers' caches -- against the last minute's median; the samples before are shown, not judged); 0 otherwise.  Unlike `make bench`, this one passes or fails; it is not part of
 `make test`.
 
 Usage: python -m bench.soak
-Environment: SOAK_SECONDS (600), SOAK_SAMPLE_SECONDS (30), SOAK_ENGINE (sqlite | postgresql), SOAK_PG_URL (schema
+Environment: SOAK_SECONDS (600), SOAK_SAMPLE_SECONDS (15), SOAK_ENGINE (sqlite | postgresql), SOAK_PG_URL (schema
 civic_soak on the test server), SOAK_DATA_DIR (var/soak; a folder per engine: the SQLite file, the config copy,
 the server's log).
 
@@ -42,17 +43,20 @@ ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test?options=-csearch_path%3Dcivic_soak"
 CITY_BBOX = "-81.30,29.48,-81.13,29.64"
-MAX_GROWTH = 0.20
+MAX_GROWTH = 0.05  # after the warm-up: a steady server's workers stay within a few per cent
+WARMUP = 0.3  # the first 30% of the run fills the workers' caches (SQLAlchemy's statement cache, schemas, templates)
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 # Who loads the server, and how many of each at once (16 writers in all, as the benchmark's Open311 measure).
 MIX = {
     "residents: portal report form": 6,
     "staff: case list": 2,
-    "staff: internal note on a case": 4,
+    "staff: internal note on a case": 2,
+    "staff: case's tags edited (with its version)": 2,
     "Open311 apps: POST requests": 6,
     "Open311 apps: GET requests": 2,
     "EOC board: hot-spot map refresh": 1,
+    "EOC board: summary refresh": 1,
 }
 
 
@@ -159,6 +163,17 @@ def loads(port: int, accounts: dict) -> dict:
         body = urlencode({"csrf_token": browser.token, "action": "internal_note", "body": f"Soak note {client}-{n}"}).encode()
         return Request("POST", f"/caseview/act/{rng.randint(1, cases)}", body, {**FORM, "Cookie": browser.cookie})
 
+    def edit(client: int, n: int) -> Request:
+        """Read the case page (not counted) for the version it shows, then save new tags with it, as a person
+        does: a colleague's save in between is a conflict (a 302 back with the message), never a 5xx."""
+        browser = staff(client)
+        case_id = rng.randint(1, cases)
+        status, _, page, _ = fetch(HOST, port, Request("GET", f"/caseview/show/{case_id}", None, {"Cookie": browser.cookie}))
+        found = re.search(rb'name="version" value="(\d+)"', page) if status == 200 else None
+        body = urlencode({"csrf_token": browser.token, "action": "tags", "version": found.group(1).decode() if found else "",
+                          "tags": f"soak, soak-{n % 7}"}).encode()
+        return Request("POST", f"/caseview/act/{case_id}", body, {**FORM, "Cookie": browser.cookie})
+
     def post311(client: int, n: int) -> Request:
         lat, long = somewhere(rng)
         body = urlencode({"api_key": accounts["api_key"], "service_code": "POTHOLE", "attribute[SIZE]": "small",
@@ -174,9 +189,11 @@ def loads(port: int, accounts: dict) -> dict:
         report,
         lambda client, n: Request("GET", list_page, None, {"Cookie": dispatcher}),
         note,
+        edit,
         post311,
         get311,
         lambda client, n: Request("GET", hotspots, None, {"Cookie": eoc}),
+        lambda client, n: Request("GET", "/fieldservice/eoc/api/summary", None, {"Cookie": eoc}),
     ]))
 
 
@@ -197,12 +214,14 @@ SLACK = 5  # seconds: a sample "at 60 s" is taken a moment after
 
 
 def growth(samples: list[tuple[float, float]], seconds: float) -> tuple[float, float, float]:
-    """(first-minute median, last-minute median, growth as a fraction) of (time, MB) samples.  The sample at 0 s
-    is the idle server before any request: shown, not counted (a warming worker is not a leaking one)."""
+    """(warmed-up median, last-minute median, growth as a fraction) of (time, MB) samples.  The workers fill their
+    caches during the first WARMUP of the run (and the sample at 0 s is the idle server): the baseline is the
+    median of the minute after that, so what is judged is growth while the load is steady -- a leak."""
+    start = seconds * WARMUP
     loaded = [(t, mb) for t, mb in samples if t > 0] or samples
-    first = [mb for t, mb in loaded if t <= 60 + SLACK] or [loaded[0][1]]
+    warm = [mb for t, mb in loaded if start - SLACK <= t <= start + 60 + SLACK] or [loaded[0][1]]
     last = [mb for t, mb in loaded if t >= seconds - 60 - SLACK] or [loaded[-1][1]]
-    a, b = statistics.median(first), statistics.median(last)
+    a, b = statistics.median(warm), statistics.median(last)
     return a, b, (b - a) / a if a else 0.0
 
 
@@ -221,7 +240,7 @@ def table(results: dict[str, LoadResult]) -> str:
 
 def main() -> int:
     seconds = float(os.environ.get("SOAK_SECONDS") or 600)
-    every = float(os.environ.get("SOAK_SAMPLE_SECONDS") or 30)
+    every = float(os.environ.get("SOAK_SAMPLE_SECONDS") or 15)
     engine = os.environ.get("SOAK_ENGINE") or "sqlite"
     if engine not in ("sqlite", "postgresql"):
         raise SystemExit(f"soak: SOAK_ENGINE is {engine!r}; use sqlite or postgresql")
@@ -272,7 +291,8 @@ def main() -> int:
     print()
     print("workers' memory (MB): " + ", ".join(f"{t:.0f}s {mb:.0f}" for t, mb in samples))
     first, last, grew = growth(samples, seconds)
-    print(f"memory: first minute median {first:.0f} MB, last minute median {last:.0f} MB, growth {grew:+.1%} (limit +{MAX_GROWTH:.0%})")
+    print(f"memory: median {first:.0f} MB after the warm-up ({seconds * WARMUP:.0f} s), last minute median {last:.0f} MB, "
+          f"growth {grew:+.1%} (limit +{MAX_GROWTH:.0%})")
     print(f"cases: {cases_after - accounts['cases']:,} added, {expected:,} reports answered as created")
     failures = sum(r.count("5xx") + r.count("error") for r in results.values())
     problems = []
