@@ -54,16 +54,22 @@ def civic(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=300, cwd=env["CIVIC_DATA_DIR"].rsplit(os.sep, 1)[0])
 
 
-def test_the_installed_plugin_is_migrated_listed_and_imports_poles(city, tmp_path):
+@pytest.fixture(scope="module")
+def city_with_poles(city, tmp_path_factory) -> tuple[dict[str, str], subprocess.CompletedProcess]:
+    """The city initialised (the plugin's migration run) and the poles imported by the plugin's own command."""
     init = civic(city, "init")
     assert init.returncode == 0, init.stdout + init.stderr
+    poles = tmp_path_factory.mktemp("poles") / "poles.csv"
+    poles.write_text(POLES, encoding="utf-8")
+    return city, civic(city, "streetlights", "import", str(poles))
+
+
+def test_the_installed_plugin_is_migrated_listed_and_imports_poles(city_with_poles):
+    city, imported = city_with_poles
     listed = civic(city, "plugins")
     assert listed.returncode == 0, listed.stderr
     line = next(line for line in listed.stdout.splitlines() if "streetlights" in line)
     assert "1.0.0" in line and "civic-streetlights" in line, listed.stdout
-    poles = tmp_path / "poles.csv"
-    poles.write_text(POLES, encoding="utf-8")
-    imported = civic(city, "streetlights", "import", str(poles))
     assert imported.returncode == 0, imported.stdout + imported.stderr
     assert "line 4 skipped: pole: is required" in imported.stdout
     assert "2 added, 0 updated, 1 skipped" in imported.stdout
@@ -114,8 +120,8 @@ SCRIPT = textwrap.dedent('''
 ''')
 
 
-def test_its_panel_screen_roles_and_french_work_in_the_running_app(city):
-    assert civic(city, "init").returncode == 0
+def test_its_panel_screen_roles_and_french_work_in_the_running_app(city_with_poles):
+    city, _ = city_with_poles
     done = subprocess.run([sys.executable, "-c", SCRIPT], env=city, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     seen = json.loads(done.stdout.strip().splitlines()[-1])

@@ -10,14 +10,14 @@ import shutil
 import uuid
 from pathlib import Path
 
+import boto3  # the test extra (make install); a missing one is an install defect, never a skip
+import moto.server as moto_server
 import pytest
 from PIL import Image
 
 from bench.server import free_port
 from tests.conftest import DEMO_CONFIG, PASSWORD, build_app, login, prepare_database
 
-boto3 = pytest.importorskip("boto3", reason="the s3 store needs boto3 (pip install -e '.[test]')")
-moto_server = pytest.importorskip("moto.server", reason="moto's S3 server (pip install -e '.[test]')")
 
 BUCKET = "civic-attachments"
 

@@ -126,3 +126,35 @@ def test_dispatcher_sees_the_street_layer_drawn_in_a_real_browser(app, live_serv
         assert outside == [], "no request leaves the city's server"
     finally:
         page.close()
+
+
+def test_map_popups_show_hostile_text_as_text_in_a_real_browser(app, live_server, browser):  # noqa: F811
+    """A service named with markup by a careless admin, a GIS file whose properties hold a script, a link to
+    javascript: -- the map's own popup builders (fieldmap.js, the code every layer uses) put them on the page as
+    text: nothing runs, no element is made of them, no javascript: link."""
+    page = browser.new_page()
+    try:
+        sign_in(page, live_server, "dispatcher", PASSWORD)
+        page.goto(f"{live_server}{MAP}")
+        page.wait_for_selector("#field-map[data-fieldmap-started]")
+        made = page.evaluate("""() => {
+            const bad = '<img src=x onerror="window.__pwned=1">';
+            const script = '<script>window.__pwned=2<\\/script>';
+            const layer = {name: bad, popup: ['NAME', 'service']};
+            const props = {NAME: bad + script, service: '"><svg onload="window.__pwned=3">', url: 'javascript:window.__pwned=4',
+                           count: 3, statuses: {new: bad}, status_labels: {new: script}};
+            const config = {labels: {NAME: bad, service: script}, texts: {open_case: bad, items: '%(count)s ' + bad}};
+            const box = document.createElement('div');
+            box.innerHTML = FieldMap.popupHtml(layer, props, config) + FieldMap.popupHtml(layer, {url: '//evil.example/x'}, config) +
+                            FieldMap.popupHtml(layer, {url: '/caseview/show/1'}, config) + FieldMap.cellHtml(layer, props, config);
+            document.body.appendChild(box);
+            return {elements: box.querySelectorAll('img, script, svg').length, links: [...box.querySelectorAll('a')].map(a => a.getAttribute('href')),
+                    text: box.textContent};
+        }""")
+        page.wait_for_timeout(300)  # an onerror/onload would have run by now
+        assert made["elements"] == 0
+        assert made["links"] == ["/caseview/show/1"], "only a link to a page of the site"
+        assert '<img src=x onerror="window.__pwned=1">' in made["text"]
+        assert page.evaluate("window.__pwned === undefined")
+    finally:
+        page.close()

@@ -463,7 +463,6 @@ def test_site_root_sends_visitors_to_the_portal_and_staff_to_their_dashboard(app
 
 
 def test_the_map_library_is_served_from_its_python_package(app):
-    pytest.importorskip("xstatic.pkg.leaflet")
     client = guest(app)
     with client.get("/portal/leaflet/leaflet.js") as js:
         assert js.status_code == 200 and b"Leaflet" in js.data[:2000]

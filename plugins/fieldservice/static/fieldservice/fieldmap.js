@@ -11,6 +11,8 @@
  *       layer: {code, name, geometry, style, popup: [field, ...], visible}  (what the server's map_config gives)
  *       handle.reload(); handle.setParams({sweep: 4}); handle.group (the Leaflet layer); handle.last (last GeoJSON)
  *   FieldMap.escape(text)        HTML-escaped text (every popup value goes through it)
+ *   FieldMap.popupHtml(layer, props, config), FieldMap.cellHtml(layer, props, config)
+ *                                the popup of a feature and of a grid cell, as HTML with every value escaped
  *   FieldMap.autoStart()         starts every <div data-fieldmap="ID-of-a-JSON-script"> on the page (run on load)
  *
  * A layer reloads on every pan and zoom with the map's bbox and zoom; below raw_zoom the server sends grid
@@ -193,7 +195,7 @@
     return found;
   }
 
-  window.FieldMap = {create: create, escape: escape, autoStart: autoStart, popupHtml: popupHtml};
+  window.FieldMap = {create: create, escape: escape, autoStart: autoStart, popupHtml: popupHtml, cellHtml: cellHtml};
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", autoStart);
   } else {
