@@ -482,8 +482,11 @@ def install_request_guards(app) -> None:
         if problem is not None:
             raise problem
 
-    # First of all: before Flask-WTF's CSRF check, which reads every form field's name.
-    app.before_request_funcs.setdefault(None, []).insert(0, refuse_bad_fields)
+    # Before Flask-WTF's CSRF check, which reads every form field's name (and after the load shedding's gate,
+    # which must not wait for a body to be parsed).
+    guards = app.before_request_funcs.setdefault(None, [])
+    csrf_check = next((i for i, f in enumerate(guards) if getattr(f, "__module__", "") == "flask_wtf.csrf"), 0)
+    guards.insert(csrf_check, refuse_bad_fields)
 
     @app.errorhandler(BadField)
     def bad_field_answer(exc: BadField):
