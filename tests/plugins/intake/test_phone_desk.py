@@ -150,11 +150,11 @@ def test_a_search_that_finds_nobody_says_so_and_the_box_needs_two_characters(app
 
 def test_control_characters_in_the_search_box_are_refused_not_crashed_on(app, client_for):
     client = client_for("dispatcher")
+    # A NUL character is refused before the desk's own checks, naming the field (core.security.bad_field).
     response = search(client, "Ann\x00Smith")
-    assert response.status_code == 400 and "must not contain control characters" in page(response)
-    response = post_form(client, "case", {"service": "TR\x00AIL", "description": "x\x00y"})
-    assert response.status_code == 400
-    assert client.get(DESK + "?service=POT%00HOLE").status_code == 200
+    assert response.status_code == 400 and "must not contain NUL characters" in page(response)
+    assert post_form(client, "case", {"service": "TR\x00AIL", "description": "x\x00y"}).status_code == 400
+    assert client.get(DESK + "?service=POT%00HOLE").status_code == 400
 
 
 def test_a_caller_without_an_account_is_found_by_the_phone_of_an_earlier_case(app, client_for):
