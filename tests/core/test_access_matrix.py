@@ -16,6 +16,9 @@ from tests.access_table import ROLES, TABLE, expectation, normalised
 from tests.conftest import build_app, csrf_token, drop_schema, postgres_url, prepare_database
 
 STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
+# HEAD runs as GET in the app (core.security.HeadAsGet, a WSGI middleware), so its answer is the GET's: it is asked
+# as a visitor, as another department's staff and as the admin (who could do the most with a HEAD that acted).
+HEAD_ROLES = ("anonymous", "staff_b", "admin")
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -80,12 +83,13 @@ def test_every_route_and_every_rest_operation_is_in_the_access_table(matrix):
     unclassified_ops = [f"{m} {p}" for p, m in operations if expectation(p) is None]
     assert not unclassified_ops, f"OpenAPI operations missing from tests/access_table.py: {unclassified_ops}"
 
-    stale = [pattern for pattern, _ in TABLE if not any(expectation(r.rule) and expectation(r.rule)[0] == pattern for r in _rules(app))]
+    matched = {found[0] for found in map(expectation, (r.rule for r in _rules(app))) if found}
+    stale = [pattern for pattern, _ in TABLE if pattern not in matched]
     assert not stale, f"entries of tests/access_table.py that match no route any more: {stale}"
 
 
 def test_each_role_opens_exactly_what_the_access_table_allows_and_refusals_leak_nothing(matrix):
-    """GET and HEAD of every route as every role; nobody outside the case (anonymous, resident B, the other
+    """GET of every route as every role (and HEAD as HEAD_ROLES); nobody outside the case (anonymous, resident B, the other
     department's staff) ever sees its contact details or internal note, on any page."""
     app, world = matrix
     wrong, skipped = [], []
@@ -101,7 +105,7 @@ def test_each_role_opens_exactly_what_the_access_table_allows_and_refusals_leak_
         url = fill(rule, world)
         assert url is not None, f"{rule.rule}: no value for its arguments {sorted(rule.arguments)} (tests/access_harness.py)"
         for role in ROLES:
-            for method in ("GET", "HEAD"):
+            for method in ("GET", "HEAD") if role in HEAD_ROLES else ("GET",):
                 response = _ask(app, world, role, url, method)
                 got = outcome(response)
                 cell = f"{method} {url} as {role}: {response.status_code} ({got})"
