@@ -8,8 +8,8 @@ SOAK_SAMPLE_SECONDS (15).
 Prints a table per kind of request and the memory samples, and exits 1 on any 5xx (or a request that got no
 answer), when fewer cases were added than reports answered as created, or when the workers' memory grew by
 more than 5% once warm (the median of the minute after the first 30% of the run -- the warm-up that fills the
-workers' caches -- against the last minute's median; the samples before are shown, not judged); 0 otherwise.  Unlike `make bench`, this one passes or fails; it is not part of
-`make test`.
+workers' caches -- against the last minute's median; the samples before are shown, not judged); 0 otherwise.
+Unlike `make bench`, this one passes or fails; it is not part of `make test`.
 
 Usage: python -m bench.soak
 Environment: SOAK_SECONDS (600), SOAK_SAMPLE_SECONDS (15), SOAK_ENGINE (sqlite | postgresql), SOAK_PG_URL (schema

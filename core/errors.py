@@ -39,7 +39,8 @@ def busy_message() -> str:
     return gettext("The service is busy; please try again in a few seconds.")
 
 
-def _wants_json() -> bool:
+def wants_json() -> bool:
+    """Whether the answer to this request is JSON: an API path, a .json/.geojson path, or a client asking for it."""
     if request.path.startswith("/api/") or request.path.endswith((".json", ".geojson")):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
@@ -59,7 +60,7 @@ def busy_response():
     """503 with Retry-After, rolled back: what any request gets while the database is busy."""
     _rollback()
     log.warning("database busy on %s %s: answered 503", request.method, request.path)
-    if _wants_json():
+    if wants_json():
         response = jsonify(message=busy_message())
     else:
         response = make_response(busy_message(), {"Content-Type": "text/plain; charset=utf-8"})
@@ -77,7 +78,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Overloaded)
     def overloaded(exc: Overloaded):  # core.admission: too many connections waiting; the request has not started
-        response = jsonify(message=busy_message()) if _wants_json() else make_response(busy_message(), {"Content-Type": "text/plain; charset=utf-8"})
+        response = jsonify(message=busy_message()) if wants_json() else make_response(busy_message(), {"Content-Type": "text/plain; charset=utf-8"})
         response.status_code = 503
         response.headers["Retry-After"] = str(exc.retry_after)
         return response

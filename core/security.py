@@ -492,7 +492,9 @@ def install_request_guards(app) -> None:
     def bad_field_answer(exc: BadField):
         from flask import jsonify
 
-        if request.path.startswith("/api/") or request.path.endswith((".json", ".geojson")):
+        from core.errors import wants_json
+
+        if wants_json():
             return jsonify(message={exc.field: [exc.description]}), 400
         return exc.description, 400, {"Content-Type": "text/plain; charset=utf-8"}
 

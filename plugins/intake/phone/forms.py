@@ -46,16 +46,6 @@ class CallForm(FlaskForm):
     contact = HiddenField(_l("Caller"), validators=[_id_or_nothing])
     started = HiddenField()
 
-    def validate(self, extra_validators=None) -> bool:
-        """WTForms' checks, and no NUL character anywhere (PostgreSQL refuses them in text)."""
-        ok = super().validate(extra_validators)
-        for field in self:
-            values = field.data if isinstance(field.data, list) else [field.data]
-            if any(isinstance(value, str) and "\x00" in value for value in values):
-                field.errors = list(field.errors or []) + [gettext("must not contain control characters")]
-                ok = False
-        return ok
-
     def caller_key(self) -> dict[str, int | None]:
         return {name: as_id(self[name].data) for name in ("account", "utility", "contact")}
 
